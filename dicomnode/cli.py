@@ -12,3 +12,14 @@ app = typer.Typer(
 )
 
 # Command registrations (one line per command module; keep this list sorted by workflow stage).
+from dicomnode.commands.admin import db_app, jobs, retry, status  # noqa: E402
+from dicomnode.commands.rules import rules_test  # noqa: E402
+from dicomnode.commands.serve import serve, worker  # noqa: E402
+
+app.command("serve")(serve)
+app.command("worker")(worker)
+app.command("status")(status)
+app.command("jobs")(jobs)
+app.command("retry")(retry)
+app.command("rules-test")(rules_test)
+app.add_typer(db_app, name="db")

@@ -3,3 +3,6 @@
 Nothing in this package imports pydicom, a network library or the database; the DICOM side
 (`dicomnode`) converts files to a :class:`pipeline.volume.Volume` and the result object back to DICOM.
 """
+
+PIPELINE_VERSION = "0.1.0"
+"""Bumped whenever the analysis changes its outputs; part of every job key, so results are recomputed."""

@@ -1,0 +1,119 @@
+"""Reading the indexed header of a received file without ever decoding its pixel data.
+
+Everything that can be wrong with an incoming dataset is detected here and reported as a
+:class:`RefusedInstance` carrying the DICOM status (PS3.4 Annex B.2.3) the SCU will see, so the receive
+path can answer precisely and keep the file for inspection.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pydicom
+from pydicom.errors import InvalidDicomError
+from pydicom.uid import UID
+
+from storage.filestore import InvalidUID, check_uid
+from storage.instances import InstanceHeader
+
+STATUS_SUCCESS = 0x0000
+STATUS_OUT_OF_RESOURCES = 0xA700
+STATUS_STORAGE_FAILURE = 0xA701
+STATUS_NOT_MATCHING_SOP_CLASS = 0xA900
+STATUS_CANNOT_UNDERSTAND = 0xC000
+STATUS_INVALID_UID = 0xC001
+
+OWN_MANUFACTURER = "dicomnode"
+"""Outputs carry this Manufacturer, so a node never analyses results (its own or a peer's)."""
+
+
+class RefusedInstance(Exception):
+    """An instance we will not store; ``status`` is the C-STORE status, ``reason`` the ErrorComment."""
+
+    def __init__(self, status: int, reason: str, quarantine: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.quarantine = quarantine
+
+
+def _int_or_none(value: object) -> int | None:
+    try:
+        return int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def _text(value: object) -> str | None:
+    text = str(value).strip() if value is not None else ""
+    return text or None
+
+
+def read_header(path: Path, sop_class_uid: str, sop_instance_uid: str) -> InstanceHeader:
+    """Parse the header of a received DICOM file (pixel data untouched) and check it is storable.
+
+    ``sop_class_uid`` and ``sop_instance_uid`` are the values of the C-STORE request; the dataset must
+    agree with them (PS3.4 B.2.3: otherwise "Data Set does not match SOP Class").
+    """
+    try:
+        dataset = pydicom.dcmread(path, stop_before_pixels=True)
+    except (InvalidDicomError, EOFError, ValueError, OSError, KeyError, TypeError) as exc:
+        raise RefusedInstance(STATUS_CANNOT_UNDERSTAND, f"dataset cannot be parsed: {exc}"[:64],
+                              "unreadable") from None
+    try:
+        sop_uid = check_uid(sop_instance_uid, "SOPInstanceUID")
+        study_uid = check_uid(dataset.get("StudyInstanceUID"), "StudyInstanceUID")
+        series_uid = check_uid(dataset.get("SeriesInstanceUID"), "SeriesInstanceUID")
+        check_uid(dataset.get("SOPInstanceUID"), "SOPInstanceUID in dataset")
+    except InvalidUID as exc:
+        raise RefusedInstance(STATUS_INVALID_UID, str(exc)[:64], "invalid-uid") from None
+    if str(dataset.get("SOPInstanceUID")).strip() != sop_uid:
+        raise RefusedInstance(STATUS_NOT_MATCHING_SOP_CLASS, "SOPInstanceUID differs from request",
+                              "mismatch")
+    if str(dataset.get("SOPClassUID", "")).strip() != str(sop_class_uid):
+        raise RefusedInstance(STATUS_NOT_MATCHING_SOP_CLASS, "SOPClassUID differs from request", "mismatch")
+    _check_pixel_length(path, dataset)
+    orientation = dataset.get("ImageOrientationPatient")
+    frames = _int_or_none(dataset.get("NumberOfFrames")) or 1
+    if orientation is None and "SharedFunctionalGroupsSequence" in dataset:
+        orientation = enhanced_orientation(dataset)
+    manufacturer = (_text(dataset.get("Manufacturer")) or "").lower()
+    return InstanceHeader(
+        study_uid=study_uid,
+        series_uid=series_uid,
+        sop_instance_uid=sop_uid,
+        sop_class_uid=str(sop_class_uid),
+        transfer_syntax_uid=str(dataset.file_meta.get("TransferSyntaxUID", "")),
+        modality=_text(dataset.get("Modality")),
+        series_number=_int_or_none(dataset.get("SeriesNumber")),
+        series_description=_text(dataset.get("SeriesDescription")),
+        protocol_name=_text(dataset.get("ProtocolName")),
+        body_part=_text(dataset.get("BodyPartExamined")),
+        orientation="\\".join(f"{float(v):.6f}" for v in orientation) if orientation else None,
+        instance_number=_int_or_none(dataset.get("InstanceNumber")),
+        frames=frames,
+        own_output=manufacturer.startswith(OWN_MANUFACTURER),
+    )
+
+
+def enhanced_orientation(dataset: pydicom.Dataset) -> list[float] | None:
+    try:
+        group = dataset.SharedFunctionalGroupsSequence[0]
+        return list(group.PlaneOrientationSequence[0].ImageOrientationPatient)
+    except (AttributeError, IndexError, KeyError):
+        return None
+
+
+def _check_pixel_length(path: Path, dataset: pydicom.Dataset) -> None:
+    """Refuse a native-encoded image whose file is too short to hold its declared pixels (truncated)."""
+    rows, columns = _int_or_none(dataset.get("Rows")), _int_or_none(dataset.get("Columns"))
+    bits = _int_or_none(dataset.get("BitsAllocated"))
+    syntax = dataset.file_meta.get("TransferSyntaxUID")
+    if not (rows and columns and bits) or syntax is None or UID(syntax).is_compressed:
+        return
+    frames = _int_or_none(dataset.get("NumberOfFrames")) or 1
+    samples = _int_or_none(dataset.get("SamplesPerPixel")) or 1
+    expected = rows * columns * frames * samples * bits // 8
+    if path.stat().st_size < expected:
+        raise RefusedInstance(STATUS_CANNOT_UNDERSTAND, "pixel data shorter than declared (truncated)",
+                              "truncated")

@@ -1,0 +1,170 @@
+"""`dicomnode serve`: the receiver, the scheduler tick, analysis workers and the sender in one process.
+
+Start-up checks everything an admin can get wrong before opening the port (data dir writable, port
+free, database reachable and migrated, model present and intact), and fails with one line naming the
+cause. Work that was in flight when the node last stopped resumes: jobs of dead local workers are
+re-queued at once, deliveries in ``sending`` are retried when their lease ends.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import signal
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from dicomnode.config import ConfigError, Settings
+from dicomnode.receive import Receiver
+from dicomnode.scheduler import Scheduler
+from dicomnode.worker import JobRunner, Worker
+from pipeline import PIPELINE_VERSION
+from storage.db import Database
+from storage.filestore import FileStore
+from storage.queue import JobQueue
+
+log = logging.getLogger("dicomnode.service")
+
+
+class StartupError(ConfigError):
+    """The node cannot start; the message is one line for the admin."""
+
+
+def check_port_free(address: str, port: int) -> None:
+    probe = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((address, port))
+    except OSError as exc:
+        reason = "already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+        raise StartupError(f"node.port: cannot listen on {address}:{port}: {reason}") from None
+    finally:
+        probe.close()
+
+
+def open_storage(settings: Settings) -> tuple[Database, FileStore]:
+    """Prepare the data dir and the database (migrated to the newest schema)."""
+    store = FileStore(settings.storage.data_dir)
+    try:
+        store.prepare()
+    except OSError as exc:
+        raise StartupError(f"storage.data_dir: {settings.storage.data_dir} is not writable: "
+                           f"{exc.strerror or exc}") from None
+    db = Database(settings.storage.resolved_database_url())
+    try:
+        db.upgrade()
+    except Exception as exc:
+        raise StartupError(f"storage.database_url: cannot open or migrate the database: "
+                           f"{str(exc).splitlines()[0]}") from None
+    return db, store
+
+
+def make_queue(settings: Settings, db: Database) -> JobQueue:
+    p = settings.pipeline
+    return JobQueue(db, lease_s=p.job_lease_s, max_attempts=p.max_attempts, backoff_s=p.retry_backoff_s)
+
+
+def load_analysis(settings: Settings) -> tuple[Callable[[Any], Any], str]:
+    """The analysis function with its model loaded once, and the pipeline version for job keys."""
+    from pipeline.analyse import analyse
+    from pipeline.inference import ModelLoadError, load_model
+
+    p = settings.pipeline
+    try:
+        model = load_model(p.model, p.model_sha256, device=p.device, half=p.half_precision)
+    except (ModelLoadError, OSError, ValueError) as exc:
+        raise StartupError(f"pipeline.model: {exc}") from None
+    version = f"{PIPELINE_VERSION}+{model.sha256[:8]}"
+    return (lambda volume: analyse(volume, model)), version
+
+
+class Node:
+    """The running service."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db: Database | None = None
+        self.receiver: Receiver | None = None
+        self.workers: list[Worker] = []
+        self.threads: list[threading.Thread] = []
+        self.scheduler: BackgroundScheduler | None = None
+        self.sender: Any = None
+        self._stopped = threading.Event()
+
+    def start(self) -> None:
+        settings = self.settings
+        check_port_free(settings.node.bind_address, settings.node.port)
+        self.db, store = open_storage(settings)
+        queue = make_queue(settings, self.db)
+        version = PIPELINE_VERSION
+        analyse: Callable[[Any], Any] | None = None
+        if settings.pipeline.workers > 0:
+            analyse, version = load_analysis(settings)
+        released = queue.release_dead_local_workers()
+        if released:
+            log.warning("%d job(s) of a previous run re-queued", released)
+        self.receiver = Receiver(settings, self.db, store)
+        self.receiver.start()
+        tick = Scheduler(settings, self.db, queue, version)
+        self.scheduler = BackgroundScheduler(timezone="UTC")
+        self.scheduler.add_job(self._safe(tick.tick), "interval", seconds=settings.series.tick_interval_s,
+                               max_instances=1, coalesce=True, id="series-tick")
+        if settings.destinations:
+            from dicomnode.send import Sender
+
+            self.sender = Sender(settings, self.db, store)
+            self.scheduler.add_job(self._safe(self.sender.tick), "interval", seconds=1.0, max_instances=1,
+                                   coalesce=True, id="delivery-tick")
+        self.scheduler.start()
+        if analyse is not None:
+            runner = JobRunner(settings, self.db, store, analyse)
+            for index in range(settings.pipeline.workers):
+                worker = Worker(queue, runner)
+                thread = threading.Thread(target=worker.run_forever, name=f"worker-{index}", daemon=True)
+                self.workers.append(worker)
+                self.threads.append(thread)
+                thread.start()
+        log.info("node %s ready (data dir %s, %d worker(s), pipeline %s)", settings.node.ae_title,
+                 store.root, len(self.workers), version)
+
+    @staticmethod
+    def _safe(function: Callable[[], Any]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                function()
+            except Exception:  # a failing tick is logged and retried next tick, never fatal
+                log.exception("periodic task failed")
+
+        return run
+
+    def stop(self) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        log.info("stopping")
+        if self.receiver is not None:
+            self.receiver.stop()
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+        for worker in self.workers:
+            worker.stop()
+        for thread in self.threads:
+            thread.join(timeout=30)
+        if self.db is not None:
+            self.db.dispose()
+
+    def serve_forever(self) -> None:
+        """Run until SIGINT/SIGTERM."""
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: self._stopped.set())
+        self.start()
+        try:
+            while not self._stopped.wait(1.0):
+                pass
+        finally:
+            self._stopped.clear()
+            self.stop()
