@@ -1,0 +1,54 @@
+"""One call from a finished analysis to every DICOM object the node sends back.
+
+The worker and the offline ``dicomnode process`` command both call :func:`build_outputs`, so the
+service and the offline path can never produce different objects for the same input. All UIDs come
+from the job key (see :mod:`.uids`): calling this twice for one job yields the same instances.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from pydicom.dataset import Dataset
+
+from dicomnode.results.picture import build_pictures, build_presentation_state
+from dicomnode.results.seg import build_segmentation, plan_segments
+from dicomnode.results.settings import ResultSettings
+from dicomnode.results.sr import build_report
+from dicomnode.results.uids import UidFactory
+from dicomnode.series_loader import LoadedSeries
+from pipeline.result import SpineAnalysis
+
+log = logging.getLogger(__name__)
+
+
+def build_outputs(
+    loaded: LoadedSeries,
+    analysis: SpineAnalysis,
+    job_key: str,
+    settings: ResultSettings | None = None,
+    *,
+    created: datetime | None = None,
+) -> list[Dataset]:
+    """SEG, SR, the Secondary Capture images and (if enabled) the GSPS, in that order.
+
+    ``created`` fixes Content/Series Date and Time; pass the job's creation time so that a rebuild
+    after a crash is identical in content as well as in UIDs. Without it the current time is used.
+    """
+    settings = settings or ResultSettings()
+    uids = UidFactory(settings.uid_root, job_key)
+    segments = plan_segments(analysis, uids)
+    seg = build_segmentation(loaded, analysis, segments, uids, settings, created)
+    sr = build_report(loaded, analysis, seg, segments, uids, settings, created)
+    outputs: list[Dataset] = [seg, sr]
+    outputs.extend(build_pictures(loaded, analysis, segments, uids, settings, created))
+    if settings.gsps:
+        outputs.append(build_presentation_state(loaded, analysis, segments, uids, settings, created))
+    log.info(
+        "built %d result objects: %d segments, %d levels", len(outputs), len(segments), len(analysis.levels)
+    )
+    return outputs
+
+
+__all__ = ["ResultSettings", "build_outputs"]
