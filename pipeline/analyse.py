@@ -1,0 +1,210 @@
+"""The single entry point: one sagittal :class:`Volume` in, one :class:`SpineAnalysis` out.
+
+The stages run in order on plain arrays: working grid (:mod:`pipeline.preprocess`) -> class
+probabilities (:mod:`pipeline.inference`) -> instances (:mod:`pipeline.instances`) -> level names
+(:mod:`pipeline.levels`) -> label map back on the source grid. Going back is done with the class
+*probabilities* interpolated to every source voxel (smooth, sub-voxel boundaries) and the instance of
+each voxel taken from the nearest instance on the working grid, so that a 0.5 mm source grid gets
+0.5 mm boundaries from a 1.25 mm network.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from pipeline import labels as L
+from pipeline.inference import LoadedModel, get_model
+from pipeline.instances import SpineInstances, separate_instances
+from pipeline.levels import Naming, name_vertebrae
+from pipeline.model import BODY, C2, CANAL, CORD, DISC, SACRUM
+from pipeline.preprocess import WorkingGrid, _linear_axis, make_working_grid, working_image
+from pipeline.result import (
+    LevelFindings,
+    QualityControl,
+    SpineAnalysis,
+    Structure,
+    VertebraFindings,
+)
+from pipeline.volume import Volume
+
+log = logging.getLogger(__name__)
+
+ALGORITHM_NAME = "dicomnode-spine-unet2d"
+
+#: How far (working-grid voxels) a voxel may lie from an instance and still be given to it.
+_TERRITORY_VOXELS = 4.0
+
+
+def analyse(volume: Volume, model: LoadedModel | None = None) -> SpineAnalysis:
+    """Segment, separate and name every vertebra and disc of a sagittal series, on its own grid."""
+    model = model or get_model()
+    grid = make_working_grid(volume, model.config.spacing_mm)
+    image = working_image(volume, grid)
+    probs = model.predict(image)
+    classes = probs.argmax(axis=1).astype(np.uint8)
+    inst = separate_instances(classes, grid.spacing)
+    naming = name_vertebrae([v.kind for v in inst.vertebrae], [v.center_mm for v in inst.vertebrae])
+    return assemble(volume, grid, probs, inst, naming, model.version)
+
+
+def instance_label_map(
+    inst: SpineInstances, naming: Naming, shape: tuple[int, ...]
+) -> tuple[NDArray[np.uint8], NDArray[np.uint8], dict[int, tuple[str, str]]]:
+    """Working-grid maps of vertebra labels and disc labels, and the names of every disc label."""
+    vert = np.zeros(shape, dtype=np.uint8)
+    for v, name in zip(inst.vertebrae, naming.names, strict=True):
+        if name in L.VERTEBRA_LABELS:
+            vert[v.mask] = L.VERTEBRA_LABELS[name]
+    disc = np.zeros(shape, dtype=np.uint8)
+    disc_names: dict[int, tuple[str, str]] = {}
+    for d in inst.discs:
+        upper, lower = naming.disc_between(d.upper, d.lower)
+        if upper not in L.VERTEBRA_LABELS or upper in ("S1", "Co") or lower == "?":
+            continue
+        label = L.disc_label(upper)
+        disc[d.mask] = label
+        disc_names[label] = (upper, lower)
+    return vert, disc, disc_names
+
+
+def _territory(labels: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """Extend each label to the voxels nearest to it, up to a few voxels away (0 beyond)."""
+    if not labels.any():
+        return labels
+    # Huge distance across slices: a voxel only takes a label from its own slice.
+    dist, idx = ndimage.distance_transform_edt(labels == 0, sampling=(1e3, 1.0, 1.0), return_indices=True)
+    out = labels[tuple(idx)]
+    out[dist > _TERRITORY_VOXELS] = 0
+    return out
+
+
+def _to_source_labels(
+    grid: WorkingGrid,
+    probs: NDArray[np.float32],
+    lookup: Callable[[NDArray[np.uint8], NDArray[np.intp], NDArray[np.intp], int], NDArray[np.uint8]],
+) -> NDArray[np.uint8]:
+    """Source-grid label map, one slice at a time so 640 x 640 series stay within memory."""
+    canon = grid.canon
+    canon_shape = tuple(canon.source_shape[a] for a in canon.perm)
+    scale_r = grid.canonical_spacing[1] / grid.target_spacing
+    scale_c = grid.canonical_spacing[2] / grid.target_spacing
+    rows = np.arange(canon_shape[1]) * scale_r
+    cols = np.arange(canon_shape[2]) * scale_c
+    near_r = np.clip(np.rint(rows).astype(np.intp), 0, grid.shape[1] - 1)
+    near_c = np.clip(np.rint(cols).astype(np.intp), 0, grid.shape[2] - 1)
+    out = np.zeros(canon_shape, dtype=np.uint8)
+    for k in range(canon_shape[0]):
+        p = _linear_axis(probs[k], rows, axis=1)
+        p = _linear_axis(p, cols, axis=2)
+        cls = p.argmax(axis=0).astype(np.uint8)
+        out[k] = lookup(cls, near_r, near_c, k)
+    return canon.inverse(out)
+
+
+def assemble(
+    volume: Volume,
+    grid: WorkingGrid,
+    probs: NDArray[np.float32],
+    inst: SpineInstances,
+    naming: Naming,
+    version: str,
+) -> SpineAnalysis:
+    """Build the source-grid label map and the result object from the working-grid stages."""
+    vert, disc, disc_names = instance_label_map(inst, naming, grid.shape)
+    vert_t = _territory(vert)
+    disc_t = _territory(disc)
+
+    def lookup(cls: NDArray[np.uint8], r: NDArray[np.intp], c: NDArray[np.intp], k: int) -> NDArray[np.uint8]:
+        v = vert_t[k][np.ix_(r, c)]
+        d = disc_t[k][np.ix_(r, c)]
+        out = np.zeros(cls.shape, dtype=np.uint8)
+        bone = (cls == BODY) | (cls == C2) | (cls == SACRUM)
+        out[bone] = v[bone]
+        out[cls == DISC] = d[cls == DISC]
+        out[cls == CANAL] = L.CANAL
+        out[cls == CORD] = L.CORD
+        return out
+
+    label_map = _to_source_labels(grid, probs, lookup)
+    confidence_map = probs.max(axis=1)
+    structures = _structures(volume, label_map, naming, vert, disc, confidence_map)
+    levels = [
+        LevelFindings(level=L.disc_name(up, low), disc_label=lab, upper_vertebra=up, lower_vertebra=low)
+        for lab, (up, low) in sorted(disc_names.items(), key=lambda kv: L.SPINE_ORDER.index(kv[1][0]))
+    ]
+    present = {s.label for s in structures}
+    levels = [lv for lv in levels if lv.disc_label in present]
+    vertebrae = [VertebraFindings(name=s.name, label=s.label) for s in structures if s.kind == "vertebra"]
+    warnings = list(naming.warnings) + list(inst.warnings)
+    if grid.canon.max_obliquity_deg > 20:
+        warnings.append(f"series is {grid.canon.max_obliquity_deg:.0f} degrees oblique")
+    if not inst.vertebrae:
+        warnings.append("no vertebra found: is this a sagittal spine series?")
+    qc = QualityControl(
+        naming_certain=bool(naming.certain and inst.vertebrae),
+        anchors=naming.anchors,
+        region=naming.region,
+        warnings=warnings,
+    )
+    return SpineAnalysis(label_map, structures, levels, vertebrae, qc, ALGORITHM_NAME, version)
+
+
+def _structures(
+    volume: Volume,
+    label_map: NDArray[np.uint8],
+    naming: Naming,
+    vert_w: NDArray[np.uint8],
+    disc_w: NDArray[np.uint8],
+    confidence_w: NDArray[np.float32],
+) -> list[Structure]:
+    present = np.unique(label_map)
+    present = present[present > 0]
+    if len(present) == 0:
+        return []
+    counts = ndimage.sum_labels(np.ones(label_map.shape, np.int32), label_map, index=present)
+    centres = np.array(ndimage.center_of_mass(np.ones(label_map.shape, np.int8), label_map, index=present))
+    certain_factor = 1.0 if naming.certain else 0.5
+    out: list[Structure] = []
+    for lab, count, centre in zip(present, counts, centres, strict=True):
+        lab = int(lab)
+        working = (vert_w == lab) if L.is_vertebra(lab) else (disc_w == lab) if L.is_disc(lab) else None
+        seg_conf = float(confidence_w[working].mean()) if working is not None and working.any() else 0.9
+        if L.is_vertebra(lab):
+            kind, name, conf = "vertebra", L.VERTEBRA_NAMES[lab], seg_conf * certain_factor
+        elif L.is_disc(lab):
+            kind, conf = "disc", seg_conf * certain_factor
+            upper = L.VERTEBRA_NAMES[lab - L.DISC_OFFSET]
+            name = _disc_name_of(upper, naming)
+        elif lab == L.CANAL:
+            kind, name, conf = "canal", L.label_name(lab), seg_conf
+        elif lab == L.CORD:
+            kind, name, conf = "cord", L.label_name(lab), seg_conf
+        else:
+            continue
+        lps = volume.index_to_lps(np.asarray(centre))
+        out.append(
+            Structure(
+                label=lab,
+                name=name,
+                kind=kind,  # type: ignore[arg-type]
+                centroid_lps=(float(lps[0]), float(lps[1]), float(lps[2])),
+                centroid_index=(float(centre[0]), float(centre[1]), float(centre[2])),
+                voxel_count=int(count),
+                confidence=round(float(conf), 3),
+            )
+        )
+    return out
+
+
+def _disc_name_of(upper: str, naming: Naming) -> str:
+    names = naming.names
+    if upper in names:
+        i = names.index(upper)
+        up, low = naming.disc_between(i, i + 1)
+        return L.disc_name(up, low)
+    return L.label_name(L.disc_label(upper))

@@ -1,0 +1,268 @@
+"""Figures of the bundled model: ``python -m pipeline.evaluate --phantoms 200 --cv-weights 'DIR/fold{k}.pt'``.
+
+Two evaluations, printed as one table:
+
+* **Held-out phantoms** with seeds from :data:`pipeline.train.EVAL_SEED_BASE` (never used in
+  training), cycling through every region and contrast: Dice medians of vertebral bodies, discs and
+  canal, the share of vertebrae and discs named correctly, the disc-centre error, and how many series
+  had a wrong name while the result said the naming was certain.
+* **Real cases, 5-fold cross-validation**: fold ``k`` holds the cases ``sorted(names)[k::5]`` and is
+  analysed with the weights trained without them (``--cv-weights`` with ``{k}`` in the path; the
+  training commands are in MODEL_CARD.md). Vertebral-body Dice and naming of T11..L5.
+
+How a structure counts as *named correctly*: among the predicted labels inside its true voxels, the
+most frequent non-background one equals the true label. A structure the pipeline missed counts as
+wrong. Structures with less than :data:`MIN_TRUE_MM3` in the field of view (cut by its edge) are not
+scored, because neither a reader nor a model can name a sliver.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from pipeline import labels as L
+from pipeline.analyse import analyse
+from pipeline.inference import LoadedModel, load_model
+from pipeline.result import SpineAnalysis
+from pipeline.train import CONTRASTS, EVAL_SEED_BASE, REGIONS, load_real_volume, real_case_names
+
+log = logging.getLogger("pipeline.evaluate")
+
+MIN_TRUE_MM3 = 1500.0
+_VERTEBRA_LABELS = [k for k in L.VERTEBRA_NAMES if k not in (L.SACRUM, L.COCCYX)]
+
+
+def dice(a: NDArray[np.bool_], b: NDArray[np.bool_]) -> float:
+    denom = int(a.sum()) + int(b.sum())
+    return 1.0 if denom == 0 else 2.0 * int((a & b).sum()) / denom
+
+
+@dataclass
+class SeriesScore:
+    """Scores of one analysed series against its truth."""
+
+    name: str
+    dice: dict[str, float] = field(default_factory=dict)
+    named: int = 0
+    scored: int = 0
+    disc_errors_mm: list[float] = field(default_factory=list)
+    certain: bool = False
+    wrong_names: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _is_disc(lab: NDArray[np.integer]) -> NDArray[np.bool_]:
+    return (lab > L.DISC_OFFSET) & (lab < L.DISC_OFFSET + 30)
+
+
+def score_series(
+    name: str, result: SpineAnalysis, truth: NDArray[np.integer], spacing: tuple[float, ...], affine: NDArray
+) -> SeriesScore:
+    """Compare a result's label map with a full truth label map on the same grid."""
+    pred = result.label_map.astype(np.int32)
+    true = np.asarray(truth).astype(np.int32)
+    s = SeriesScore(name, certain=result.qc.naming_certain)
+    s.dice["body"] = dice(np.isin(pred, _VERTEBRA_LABELS), np.isin(true, _VERTEBRA_LABELS))
+    s.dice["disc"] = dice(_is_disc(pred), _is_disc(true))
+    s.dice["canal"] = dice(np.isin(pred, (L.CANAL, L.CORD)), np.isin(true, (L.CANAL, L.CORD)))
+    if (true == L.CORD).any():
+        s.dice["cord"] = dice(pred == L.CORD, true == L.CORD)
+    if (true == L.SACRUM).any():
+        s.dice["sacrum"] = dice(pred == L.SACRUM, true == L.SACRUM)
+    voxel_mm3 = float(np.prod(spacing))
+    labels_true = [int(v) for v in np.unique(true) if L.is_vertebra(int(v)) or L.is_disc(int(v))]
+    for lab in labels_true:
+        if lab == L.COCCYX:
+            continue
+        region = true == lab
+        if region.sum() * voxel_mm3 < MIN_TRUE_MM3 * (0.3 if L.is_disc(lab) else 1.0):
+            continue
+        inside = pred[region]
+        inside = inside[inside > 0]
+        inside = inside[(inside < L.CANAL)]
+        s.scored += 1
+        got = int(np.bincount(inside).argmax()) if len(inside) else 0
+        if got == lab:
+            s.named += 1
+        else:
+            s.wrong_names.append(f"{L.label_name(lab)}->{L.label_name(got) if got else 'missed'}")
+        if L.is_disc(lab) and (pred == lab).any():
+            ct = np.argwhere(region).mean(axis=0)
+            cp = np.argwhere(pred == lab).mean(axis=0)
+            d = affine[:3, :3] @ (cp - ct)
+            s.disc_errors_mm.append(float(np.linalg.norm(d)))
+    return s
+
+
+def evaluate_phantoms(model: LoadedModel, count: int, start: int = 0) -> list[SeriesScore]:
+    from pipeline import phantom
+
+    scores = []
+    for n in range(start, start + count):
+        seed = EVAL_SEED_BASE + n
+        region = REGIONS[n % len(REGIONS)]
+        contrast = CONTRASTS[(n // len(REGIONS)) % len(CONTRASTS)]
+        case = phantom.generate(seed, region=region, contrast=contrast)
+        t = time.time()
+        result = analyse(case.volume, model)
+        s = score_series(
+            f"{seed}-{region}-{contrast}", result, case.labels, case.volume.spacing, case.volume.affine
+        )
+        s.seconds = time.time() - t
+        scores.append(s)
+        log.info(
+            "%s body %.3f disc %.3f canal %.3f named %d/%d certain %s %s",
+            s.name, s.dice["body"], s.dice["disc"], s.dice["canal"], s.named, s.scored, s.certain,
+            ",".join(s.wrong_names[:6]),
+        )  # fmt: skip
+    return scores
+
+
+def cv_folds(names: list[str], k: int = 5) -> list[list[str]]:
+    """Deterministic folds: fold ``i`` holds ``sorted(names)[i::k]``."""
+    ordered = sorted(names)
+    return [ordered[i::k] for i in range(k)]
+
+
+def evaluate_real_cv(weights_pattern: str, device: str) -> list[SeriesScore]:
+    scores = []
+    for k, fold in enumerate(cv_folds(real_case_names())):
+        model = load_model(weights_pattern.format(k=k), device=device)
+        sidecar = Path(weights_pattern.format(k=k)).with_suffix(".json")
+        trained_on = set(json.loads(sidecar.read_text())["data"]["real_cases"])
+        leaked = trained_on & set(fold)
+        if leaked:
+            raise SystemExit(f"fold {k} weights were trained on their own test cases: {sorted(leaked)}")
+        for case in fold:
+            volume, truth = load_real_volume(case)
+            t = time.time()
+            result = analyse(volume, model)
+            scores.append(score_real(case, result, truth))
+            scores[-1].seconds = time.time() - t
+            s = scores[-1]
+            log.info("fold %d %s body %.3f named %d/%d %s", k, case, s.dice["body"], s.named, s.scored,
+                     ",".join(s.wrong_names))  # fmt: skip
+    return scores
+
+
+def score_real(name: str, result: SpineAnalysis, truth: NDArray[np.integer]) -> SeriesScore:
+    """Body Dice and naming on a real case, whose truth only outlines the bodies T11..L5.
+
+    Predicted bodies that do not touch a labelled body (T10 and above, not outlined) are left out
+    of the Dice, since the truth says nothing about them.
+    """
+    pred = result.label_map.astype(np.int32)
+    true = np.asarray(truth).astype(np.int32)
+    s = SeriesScore(name, certain=result.qc.naming_certain)
+    body_true = true > 0
+    keep = np.zeros(pred.shape, bool)
+    for lab in np.unique(pred):
+        if lab in _VERTEBRA_LABELS:
+            m = pred == lab
+            if (m & body_true).sum() > 0.1 * m.sum():
+                keep |= m
+    s.dice["body"] = dice(keep, body_true)
+    for lab in np.unique(true):
+        if lab == 0:
+            continue
+        inside = pred[true == lab]
+        inside = inside[(inside > 0) & (inside < L.CANAL)]
+        got = int(np.bincount(inside).argmax()) if len(inside) else 0
+        s.scored += 1
+        if got == lab:
+            s.named += 1
+        else:
+            s.wrong_names.append(f"{L.label_name(int(lab))}->{L.label_name(got) if got else 'missed'}")
+    return s
+
+
+def _median(values: list[float]) -> float:
+    return float(np.median(values)) if values else float("nan")
+
+
+def table(phantom: list[SeriesScore], real: list[SeriesScore]) -> str:
+    rows: list[tuple[str, str, str]] = []
+    if phantom:
+        n = len(phantom)
+        for cls, target in (("body", ">= 0.90"), ("disc", ">= 0.85"), ("canal", ">= 0.85"), ("cord", ""),
+                            ("sacrum", "")):  # fmt: skip
+            vals = [s.dice[cls] for s in phantom if cls in s.dice]
+            if vals:
+                rows.append((f"phantom {cls} Dice median (n={len(vals)})", f"{_median(vals):.3f}", target))
+        named = sum(s.named for s in phantom)
+        scored = sum(s.scored for s in phantom)
+        rows.append((f"phantom vertebrae+discs named correctly ({named}/{scored})",
+                     f"{100 * named / max(scored, 1):.1f} %", ">= 98 %"))  # fmt: skip
+        errs = [e for s in phantom for e in s.disc_errors_mm]
+        rows.append(
+            (f"phantom disc centre error median (n={len(errs)})", f"{_median(errs):.2f} mm", "<= 2 mm")
+        )
+        wrong_certain = sum(1 for s in phantom if s.certain and s.wrong_names)
+        certain = sum(1 for s in phantom if s.certain)
+        rows.append((f"phantom series named wrong while certain ({certain} certain of {n})",
+                     str(wrong_certain), "0"))  # fmt: skip
+        by_region: dict[str, list[SeriesScore]] = defaultdict(list)
+        for s in phantom:
+            by_region[s.name.split("-")[1]].append(s)
+        for region, ss in sorted(by_region.items()):
+            nm = sum(x.named for x in ss)
+            sc = sum(x.scored for x in ss)
+            med = {c: _median([x.dice[c] for x in ss]) for c in ("body", "disc", "canal")}
+            value = f"{med['body']:.3f}/{med['disc']:.3f}/{med['canal']:.3f}, {100 * nm / max(sc, 1):.1f} %"
+            rows.append((f"  {region}: body/disc/canal Dice, named", value, ""))
+        rows.append(("phantom analyse() time median", f"{_median([s.seconds for s in phantom]):.1f} s", ""))
+    if real:
+        rows.append((f"real 5-fold CV body Dice median (n={len(real)})",
+                     f"{_median([s.dice['body'] for s in real]):.3f}", ">= 0.85"))  # fmt: skip
+        named = sum(s.named for s in real)
+        scored = sum(s.scored for s in real)
+        rows.append((f"real 5-fold CV bodies T11..L5 named correctly ({named}/{scored})",
+                     f"{100 * named / max(scored, 1):.1f} %", ">= 95 %"))  # fmt: skip
+        rows.append(("real cases named certain", f"{sum(s.certain for s in real)}/{len(real)}", ""))
+    width = max(len(r[0]) for r in rows) if rows else 10
+    lines = [
+        f"| {'figure':<{width}} | {'measured':>22} | {'target':>8} |",
+        f"|{'-' * (width + 2)}|{'-' * 24}|{'-' * 10}|",
+    ]
+    lines += [f"| {a:<{width}} | {b:>22} | {c:>8} |" for a, b, c in rows]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m pipeline.evaluate", description=__doc__.splitlines()[0])
+    p.add_argument("--weights", default=None, help="weights for the phantom evaluation (default: bundled)")
+    p.add_argument("--phantoms", type=int, default=200, help="held-out phantom series (0: skip)")
+    p.add_argument("--phantom-start", type=int, default=0)
+    p.add_argument("--cv-weights", default=None, help="fold weights, '{k}' replaced by 0..4 (omit: skip)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--json", default=None, help="also write per-series scores here")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    torch.set_num_threads(args.threads)
+    t0 = time.time()
+    phantom_scores: list[SeriesScore] = []
+    if args.phantoms:
+        model = load_model(args.weights, device=args.device)
+        phantom_scores = evaluate_phantoms(model, args.phantoms, args.phantom_start)
+    real_scores = evaluate_real_cv(args.cv_weights, args.device) if args.cv_weights else []
+    print(table(phantom_scores, real_scores))
+    print(f"evaluated in {time.time() - t0:.0f} s")
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps([s.__dict__ for s in phantom_scores + real_scores], indent=1, default=float) + "\n"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,285 @@
+"""Stage 3: split the semantic map into single vertebrae and discs, ordered along the spine.
+
+Why connected components plus a curve and not a learned instance head: vertebral bodies are separated
+by discs, so components are right almost always, and the two failure cases (two bodies joined where a
+disc was missed, one body broken in two) are easy to see along the spine: a component twice as tall
+as its neighbours, or two small pieces closer together than a body is high. Discs are then assigned to
+the gap between two consecutive vertebrae by their position along the polyline through the vertebra
+centres, which also splits a disc component that leaks across two levels.
+
+Everything here works on the working grid (see :mod:`pipeline.preprocess`) in millimetres.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+from scipy.spatial import cKDTree
+
+from pipeline.model import BODY, C2, DISC, SACRUM
+
+VertebraKind = Literal["vertebra", "sacrum", "c2"]
+
+
+@dataclass
+class VertebraInstance:
+    """One vertebra candidate (a body, the C2 body with its dens, or the sacrum)."""
+
+    kind: VertebraKind
+    mask: NDArray[np.bool_]
+    """Voxels on the working grid."""
+    center_mm: NDArray[np.float64]
+    """Centre of mass in working-grid millimetres ``(slice, row, col) * spacing``."""
+    height_mm: float
+    """Extent along the local spine direction."""
+
+    @property
+    def volume_voxels(self) -> int:
+        return int(self.mask.sum())
+
+
+@dataclass
+class DiscInstance:
+    """Disc voxels lying in the gap below vertebra ``upper`` (an index into the vertebra list).
+
+    ``upper == -1`` is a disc above the top vertebra in view; ``lower == len(vertebrae)`` one below
+    the bottom vertebra.
+    """
+
+    upper: int
+    lower: int
+    mask: NDArray[np.bool_]
+    center_mm: NDArray[np.float64]
+
+
+@dataclass
+class SpineInstances:
+    """Vertebrae ordered head to feet, and the discs between them."""
+
+    vertebrae: list[VertebraInstance]
+    discs: list[DiscInstance]
+    warnings: list[str] = field(default_factory=list)
+
+
+def _component_stats(mask: NDArray[np.bool_], spacing: NDArray[np.float64]) -> NDArray[np.float64]:
+    idx = np.argwhere(mask)
+    return idx.mean(axis=0) * spacing
+
+
+def _extent_along(mask: NDArray[np.bool_], spacing: NDArray[np.float64], axis: NDArray[np.float64]) -> float:
+    pts = np.argwhere(mask) * spacing
+    proj = pts @ axis
+    return float(np.percentile(proj, 99) - np.percentile(proj, 1)) if len(proj) else 0.0
+
+
+def _components(mask: NDArray[np.bool_], min_voxels: int) -> list[NDArray[np.bool_]]:
+    labelled, n = ndimage.label(mask)
+    if n == 0:
+        return []
+    sizes = ndimage.sum_labels(np.ones_like(labelled), labelled, index=np.arange(1, n + 1))
+    slices = ndimage.find_objects(labelled)
+    out = []
+    for lab, (size, sl) in enumerate(zip(sizes, slices, strict=True), start=1):
+        if size >= min_voxels:
+            comp = np.zeros(mask.shape, dtype=bool)
+            comp[sl] = labelled[sl] == lab
+            out.append(comp)
+    return out
+
+
+def _spine_axis(centers: list[NDArray[np.float64]], i: int) -> NDArray[np.float64]:
+    """Unit vector along the spine at candidate ``i``, from its neighbours (head to feet)."""
+    if len(centers) < 2:
+        return np.array([0.0, 1.0, 0.0])
+    a = centers[max(i - 1, 0)]
+    b = centers[min(i + 1, len(centers) - 1)]
+    d = b - a
+    d[0] = 0.0  # the spine runs in the sagittal plane; lateral offsets between slices are noise
+    n = np.linalg.norm(d)
+    return d / n if n > 0 else np.array([0.0, 1.0, 0.0])
+
+
+def _split_component(
+    mask: NDArray[np.bool_], spacing: NDArray[np.float64], axis: NDArray[np.float64], pieces: int
+) -> list[NDArray[np.bool_]]:
+    """Cut a component that holds ``pieces`` bodies at the thinnest cross-sections along ``axis``."""
+    idx = np.argwhere(mask)
+    proj = (idx * spacing) @ axis
+    lo, hi = float(proj.min()), float(proj.max())
+    bins = np.arange(lo, hi + 1.0, 1.0)
+    hist, _ = np.histogram(proj, bins=bins)
+    hist = ndimage.uniform_filter1d(hist.astype(float), 3)
+    cuts: list[float] = []
+    for p in range(1, pieces):
+        expected = lo + (hi - lo) * p / pieces
+        window = (hi - lo) / pieces * 0.35
+        sel = np.nonzero(np.abs(bins[:-1] - expected) <= window)[0]
+        if len(sel) == 0:
+            cuts.append(expected)
+            continue
+        best = sel[np.argmin(hist[sel])]
+        cuts.append(float(bins[best]) + 0.5)
+    edges = [-np.inf, *cuts, np.inf]
+    out = []
+    for a, b in itertools.pairwise(edges):
+        part = np.zeros(mask.shape, dtype=bool)
+        sel = (proj >= a) & (proj < b)
+        part[tuple(idx[sel].T)] = True
+        if part.any():
+            out.append(part)
+    return out
+
+
+def separate_instances(
+    classes: NDArray[np.integer],
+    spacing: tuple[float, float, float],
+    min_body_mm3: float = 400.0,
+) -> SpineInstances:
+    """Vertebra and disc instances from a working-grid class map (see :data:`pipeline.model.CLASSES`)."""
+    sp = np.asarray(spacing, dtype=np.float64)
+    voxel_mm3 = float(np.prod(sp))
+    min_vox = max(1, int(min_body_mm3 / voxel_mm3))
+    warnings: list[str] = []
+
+    cands: list[VertebraInstance] = []
+    for kind, cls in (("vertebra", BODY), ("c2", C2), ("sacrum", SACRUM)):
+        comps = _components(classes == cls, min_vox if kind != "sacrum" else 2 * min_vox)
+        if kind in ("c2", "sacrum") and len(comps) > 1:
+            # One C2 and one sacrum at most: keep the largest, give the rest to the body class
+            # (a C3 or L5 partly coloured as C2 or sacrum is the usual confusion).
+            comps.sort(key=lambda m: -int(m.sum()))
+            cands.extend(VertebraInstance("vertebra", m, _component_stats(m, sp), 0.0) for m in comps[1:])
+            comps = comps[:1]
+        for m in comps:
+            cands.append(VertebraInstance(kind, m, _component_stats(m, sp), 0.0))  # type: ignore[arg-type]
+    cands.sort(key=lambda v: v.center_mm[1])
+    cands = _drop_off_curve(cands, warnings)
+
+    # Heights along the local spine direction, then split components that hold several bodies.
+    for _ in range(2):
+        centers = [c.center_mm for c in cands]
+        for i, c in enumerate(cands):
+            c.height_mm = _extent_along(c.mask, sp, _spine_axis(centers, i))
+        bodies = [c.height_mm for c in cands if c.kind == "vertebra"]
+        if len(bodies) < 3:
+            break
+        typical = float(np.median(bodies))
+        out: list[VertebraInstance] = []
+        changed = False
+        for i, c in enumerate(cands):
+            pieces = round(c.height_mm / typical) if c.kind == "vertebra" else 1
+            if pieces >= 2 and c.height_mm > 1.6 * typical:
+                axis = _spine_axis(centers, i)
+                for part in _split_component(c.mask, sp, axis, int(pieces)):
+                    out.append(VertebraInstance("vertebra", part, _component_stats(part, sp), 0.0))
+                changed = True
+            else:
+                out.append(c)
+        cands = sorted(out, key=lambda v: v.center_mm[1])
+        if not changed:
+            break
+        warnings.append("split vertebra component(s) that spanned several levels")
+    cands = _merge_fragments(cands, sp)
+    centers = [c.center_mm for c in cands]
+    for i, c in enumerate(cands):
+        c.height_mm = _extent_along(c.mask, sp, _spine_axis(centers, i))
+
+    discs = _assign_discs(classes == DISC, cands, sp, min_vox // 8 + 1)
+    return SpineInstances(cands, discs, warnings)
+
+
+def _drop_off_curve(cands: list[VertebraInstance], warnings: list[str]) -> list[VertebraInstance]:
+    """Drop components far from the smooth curve through the others (ribs, iliac bone, bowel)."""
+    if len(cands) < 4:
+        return cands
+    rows = np.array([c.center_mm[1] for c in cands])
+    cols = np.array([c.center_mm[2] for c in cands])
+    weights = np.array([np.sqrt(c.volume_voxels) for c in cands], dtype=float)
+    keep = np.ones(len(cands), dtype=bool)
+    for _ in range(3):
+        deg = min(3, int(keep.sum()) - 1)
+        coef = np.polyfit(rows[keep], cols[keep], deg, w=weights[keep])
+        resid = np.abs(np.polyval(coef, rows) - cols)
+        new_keep = resid < 25.0
+        if new_keep.sum() < 3 or (new_keep == keep).all():
+            break
+        keep = new_keep
+    if not keep.all():
+        warnings.append(f"ignored {int((~keep).sum())} bone-like component(s) away from the spine")
+    return [c for c, k in zip(cands, keep, strict=True) if k]
+
+
+def _merge_fragments(cands: list[VertebraInstance], sp: NDArray[np.float64]) -> list[VertebraInstance]:
+    """Merge a small body piece into its neighbour when the two sit closer than half a body height."""
+    bodies = [c for c in cands if c.kind == "vertebra"]
+    if len(bodies) < 3:
+        return cands
+    typical_h = float(np.median([c.height_mm for c in bodies]))
+    typical_v = float(np.median([c.volume_voxels for c in bodies]))
+    out = list(cands)
+    i = 0
+    while i < len(out):
+        c = out[i]
+        if c.kind == "vertebra" and c.volume_voxels < 0.45 * typical_v:
+            best, best_d = -1, np.inf
+            for j in (i - 1, i + 1):
+                if 0 <= j < len(out):
+                    d = float(np.linalg.norm((out[j].center_mm - c.center_mm)[1:]))
+                    if d < best_d:
+                        best, best_d = j, d
+            if best >= 0 and best_d < 0.5 * typical_h and out[best].kind == "vertebra":
+                merged = out[best].mask | c.mask
+                out[best] = VertebraInstance("vertebra", merged, _component_stats(merged, sp), 0.0)
+                del out[i]
+                continue
+        i += 1
+    return out
+
+
+def _assign_discs(
+    disc_mask: NDArray[np.bool_],
+    vertebrae: list[VertebraInstance],
+    sp: NDArray[np.float64],
+    min_voxels: int,
+) -> list[DiscInstance]:
+    """Give every disc voxel to the gap whose stretch of the centre polyline is nearest to it."""
+    idx = np.argwhere(disc_mask)
+    if len(idx) == 0 or not vertebrae:
+        return []
+    pts = idx * sp
+    centers = np.array([v.center_mm for v in vertebrae])
+    if len(centers) >= 2:
+        step = np.median(np.linalg.norm(np.diff(centers, axis=0), axis=1))
+        top_dir = centers[0] - centers[1]
+        bottom_dir = centers[-1] - centers[-2]
+    else:
+        step = 30.0
+        top_dir = np.array([0.0, -1.0, 0.0])
+        bottom_dir = np.array([0.0, 1.0, 0.0])
+    top = centers[0] + top_dir / (np.linalg.norm(top_dir) + 1e-9) * step
+    bottom = centers[-1] + bottom_dir / (np.linalg.norm(bottom_dir) + 1e-9) * step
+    nodes = np.vstack([top, centers, bottom])
+    samples, gap_of = [], []
+    for s in range(len(nodes) - 1):
+        t = np.linspace(0.0, 1.0, 24, endpoint=False)[:, None]
+        samples.append(nodes[s] + t * (nodes[s + 1] - nodes[s]))
+        gap_of.append(np.full(len(t), s - 1))  # segment 0 lies above vertebra 0: gap -1
+    tree = cKDTree(np.vstack(samples))
+    gaps = np.concatenate(gap_of)
+    _, nearest = tree.query(pts)
+    assigned = gaps[nearest]
+    discs: list[DiscInstance] = []
+    for g in np.unique(assigned):
+        sel = idx[assigned == g]
+        if len(sel) < min_voxels:
+            continue
+        mask = np.zeros(disc_mask.shape, dtype=bool)
+        mask[tuple(sel.T)] = True
+        upper = int(g)
+        discs.append(DiscInstance(upper, upper + 1, mask, sel.mean(axis=0) * sp))
+    return discs

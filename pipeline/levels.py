@@ -1,0 +1,216 @@
+"""Stage 4: give each vertebra and disc its level name, and say whether the naming can be trusted.
+
+Why anchors and counting, not a per-vertebra classifier: apart from C2 (dens) and the sacrum, one
+lumbar or thoracic body looks like its neighbours; any name is a count from a vertebra that can be
+told apart. So the rules are:
+
+* sacrum in view: the vertebra sitting on it is the last lumbar one (L5, or L6 when a count from C2
+  in the same view says there are six lumbar vertebrae);
+* C2 in view: count downwards from it (C3, C4, ...); C1 is whatever lies above it;
+* both in view: the count between them must match 22 vertebrae (C3..L5); 23 means a sixth lumbar
+  vertebra (named L6), 21 a sacralised L5 (the sacrum's top segment is the former L5); any other
+  count means a vertebra was missed or doubled and the naming is uncertain;
+* neither in view (a mid-thoracic field of view): names are a best guess from the one thing left,
+  the position of the lowest vertebra in the image, and always flagged uncertain;
+* a gap between two neighbours much larger (a missed vertebra) or smaller (a doubled one) than the
+  typical spacing makes the naming uncertain too, because every name past that gap could be off by one.
+
+The input is plain data (kinds, centres, heights) so the rules are tested on hand-made lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pipeline.labels import SPINE_ORDER
+
+#: The ordinary presacral sequence, C1..L5 (no transitional vertebra).
+_PRESACRAL: tuple[str, ...] = tuple(n for n in SPINE_ORDER if n not in ("T13", "L6", "S1", "Co"))
+_EXPECTED_BETWEEN_C2_AND_SACRUM = _PRESACRAL.index("L5") - _PRESACRAL.index("C2")  # C3..L5 = 22
+
+
+@dataclass
+class Naming:
+    """Names for an ordered list of vertebra candidates (head to feet)."""
+
+    names: list[str]
+    """One name per candidate; ``"S1"`` is the sacrum."""
+    certain: bool
+    anchors: tuple[str, ...]
+    region: str
+    warnings: list[str] = field(default_factory=list)
+    transitional: str | None = None
+    """``"L6"`` or ``"sacralised L5"`` when the count found one."""
+
+    def disc_between(self, upper: int, lower: int) -> tuple[str, str]:
+        """Names of the vertebrae around the disc below candidate ``upper`` (``-1`` = above the first)."""
+        n = len(self.names)
+        up = self.names[upper] if 0 <= upper < n else _neighbour(self.names[0], -1) if n else "?"
+        low = self.names[lower] if 0 <= lower < n else _neighbour(self.names[-1], +1) if n else "?"
+        return up, low
+
+
+def _neighbour(name: str, step: int) -> str:
+    """The vertebra ``step`` places away along the ordinary sequence (``"L5"``, +1 -> ``"S1"``)."""
+    seq = (*_PRESACRAL, "S1")
+    if name in ("L6", "T13"):
+        seq = (*_PRESACRAL[: _PRESACRAL.index("L5") + 1], "L6", "S1") if name == "L6" else seq
+    if name not in seq:
+        return "?"
+    i = seq.index(name) + step
+    return seq[i] if 0 <= i < len(seq) else "?"
+
+
+def _spacing_irregular(centers: NDArray[np.float64]) -> list[str]:
+    """Messages for gaps far from the typical centre-to-centre distance (missed or doubled vertebra)."""
+    if len(centers) < 3:
+        return []
+    d = np.linalg.norm(np.diff(centers, axis=0), axis=1)
+    problems: list[str] = []
+    # Compare each gap with its neighbours' (vertebrae grow from C3 to L5, so a global median is unfair).
+    for i, gap in enumerate(d):
+        neigh = np.concatenate([d[max(0, i - 2) : i], d[i + 1 : i + 3]])
+        if len(neigh) == 0:
+            continue
+        ref = float(np.median(neigh))
+        if gap > 1.6 * ref:
+            problems.append(
+                f"gap {i}-{i + 1} is {gap:.0f} mm, typical {ref:.0f} mm: a vertebra may be missing"
+            )
+        elif gap < 0.55 * ref:
+            problems.append(
+                f"gap {i}-{i + 1} is {gap:.0f} mm, typical {ref:.0f} mm: a vertebra may be doubled"
+            )
+    return problems
+
+
+def _region(names: Sequence[str]) -> str:
+    groups = {n[0] for n in names if n and n[0] in "CTL"} | ({"S"} if "S1" in names else set())
+    if "C" in groups and ("L" in groups or "S" in groups):
+        return "whole"
+    if "C" in groups:
+        return "cervical"
+    if "L" in groups or "S" in groups:
+        return "thoracolumbar" if "T" in groups and sum(n.startswith("T") for n in names) >= 3 else "lumbar"
+    if "T" in groups:
+        return "thoracic"
+    return "unknown"
+
+
+def name_vertebrae(
+    kinds: Sequence[str],
+    centers_mm: Sequence[Sequence[float]] | NDArray[np.float64],
+) -> Naming:
+    """Name vertebra candidates ordered head to feet.
+
+    ``kinds`` holds ``"vertebra"``, ``"c2"`` or ``"sacrum"`` per candidate (what the network saw);
+    ``centers_mm`` their centres in any millimetre frame (only distances are used).
+    """
+    n = len(kinds)
+    centers = np.asarray(centers_mm, dtype=np.float64).reshape(n, -1) if n else np.zeros((0, 3))
+    if n == 0:
+        return Naming([], False, (), "unknown", ["no vertebra found"])
+    sacrum = next((i for i, k in enumerate(kinds) if k == "sacrum"), None)
+    c2 = next((i for i, k in enumerate(kinds) if k == "c2"), None)
+    if sacrum is not None and c2 is not None and c2 > sacrum:
+        # Anatomically impossible order: trust neither.
+        return _unanchored(kinds, centers, ["C2 found below the sacrum: anchors ignored"])
+
+    warnings = _spacing_irregular(centers[: (sacrum + 1) if sacrum is not None else n])
+    names: list[str] = ["?"] * n
+    anchors: list[str] = []
+    transitional: str | None = None
+    certain = True
+
+    if sacrum is not None:
+        anchors.append("sacrum")
+        # Anything below the sacrum is the coccyx (or noise); keep it named, never counted.
+        for i in range(sacrum + 1, n):
+            names[i] = "Co"
+    if c2 is not None:
+        anchors.append("C2")
+
+    if sacrum is not None and c2 is not None:
+        between = sacrum - c2 - 1
+        if between == _EXPECTED_BETWEEN_C2_AND_SACRUM:
+            seq = list(_PRESACRAL[_PRESACRAL.index("C3") :])
+        elif between == _EXPECTED_BETWEEN_C2_AND_SACRUM + 1:
+            seq = [*_PRESACRAL[_PRESACRAL.index("C3") :], "L6"]
+            transitional = "L6"
+            warnings.append("23 presacral vertebrae below C2: a sixth lumbar vertebra is named L6")
+        elif between == _EXPECTED_BETWEEN_C2_AND_SACRUM - 1:
+            seq = list(_PRESACRAL[_PRESACRAL.index("C3") : _PRESACRAL.index("L5")])
+            transitional = "sacralised L5"
+            warnings.append("21 presacral vertebrae below C2: L5 taken as sacralised (part of the sacrum)")
+        else:
+            seq = []
+            certain = False
+            warnings.append(f"{between} vertebrae between C2 and the sacrum, expected 22: count uncertain")
+        if seq:
+            for k, name in enumerate(seq):
+                names[c2 + 1 + k] = name
+        else:
+            # Name each half from its own anchor; the middle is where the count went wrong.
+            middle = (c2 + sacrum + 1) // 2
+            _count_down_from_c2(names, c2, middle)
+            _count_up_from_sacrum(names, sacrum, stop=middle - 1)
+        names[sacrum] = "S1"
+        _name_above_c2(names, c2, warnings)
+        names[c2] = "C2"
+    elif sacrum is not None:
+        names[sacrum] = "S1"
+        _count_up_from_sacrum(names, sacrum, stop=-1)
+    elif c2 is not None:
+        names[c2] = "C2"
+        _name_above_c2(names, c2, warnings)
+        _count_down_from_c2(names, c2, n)
+    else:
+        return _unanchored(kinds, centers, warnings)
+
+    if any("missing" in w or "doubled" in w for w in warnings):
+        certain = False
+    if "?" in names:
+        certain = False
+    return Naming(names, certain, tuple(anchors), _region(names), warnings, transitional)
+
+
+def _count_up_from_sacrum(names: list[str], sacrum: int, stop: int) -> None:
+    seq = _PRESACRAL[::-1]  # L5, L4, ..., C1
+    for k, i in enumerate(range(sacrum - 1, stop, -1)):
+        if names[i] != "?" and names[i] != "Co":
+            break
+        names[i] = seq[k] if k < len(seq) else "?"
+
+
+def _count_down_from_c2(names: list[str], c2: int, stop: int) -> None:
+    seq = _PRESACRAL[_PRESACRAL.index("C3") :]
+    for k, i in enumerate(range(c2 + 1, stop)):
+        if names[i] != "?":
+            break
+        names[i] = seq[k] if k < len(seq) else "?"
+
+
+def _name_above_c2(names: list[str], c2: int, warnings: list[str]) -> None:
+    for i in range(c2 - 1, -1, -1):
+        names[i] = "C1" if i == c2 - 1 else "?"
+    if c2 > 1:
+        warnings.append(f"{c2} structures above C2, expected at most C1")
+
+
+def _unanchored(kinds: Sequence[str], centers: NDArray[np.float64], warnings: list[str]) -> Naming:
+    """No usable anchor: name by assuming the lowest vertebra is T12 ... never certain.
+
+    A field of view with neither sacrum nor C2 is thoracic (or thoracolumbar cut above the sacrum);
+    the names are kept so a reader sees the layout, but QC says they are a guess.
+    """
+    n = len(kinds)
+    names = ["?"] * n
+    seq = _PRESACRAL[: _PRESACRAL.index("T12") + 1][::-1]
+    for k, i in enumerate(range(n - 1, -1, -1)):
+        names[i] = seq[k] if k < len(seq) else "?"
+    msgs = [*warnings, "no sacrum or C2 in view: level names are a guess (assumed the lowest is T12)"]
+    return Naming(names, False, (), "thoracic" if n else "unknown", msgs)

@@ -1,0 +1,75 @@
+"""analyse() end to end with the bundled weights, on real data re-sliced into clinical geometries."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline import labels as L
+from pipeline.analyse import analyse
+from pipeline.inference import get_model
+from pipeline.result import SpineAnalysis
+from pipeline.train import REAL_DATA, load_real_volume
+from pipeline.volume import Volume
+
+needs_real = pytest.mark.skipif(not (REAL_DATA / "manifest.json").is_file(), reason="real cases not present")
+
+
+def clinical_series(case: str, flip_rows: bool = False) -> tuple[Volume, np.ndarray]:
+    """A real 1 mm case re-sliced to 4 mm sagittal slices, as a scanner writes it (fast to analyse).
+
+    ``flip_rows`` stores the rows in the opposite order with matching geometry (another convention).
+    """
+    vol, lab = load_real_volume(case)
+    picks = np.arange(vol.shape[0] // 2 - 16, vol.shape[0] // 2 + 17, 4)
+    arr = np.asarray(vol.array)[picks]
+    lab = lab[picks]
+    direction = vol.direction.copy()
+    origin = vol.index_to_lps(np.array([picks[0], 0, 0], float))
+    if flip_rows:
+        arr, lab = arr[:, ::-1], lab[:, ::-1]
+        origin = origin + direction[:, 1] * vol.spacing[1] * (arr.shape[1] - 1)
+        direction[:, 1] *= -1
+    spacing = (4.0, vol.spacing[1], vol.spacing[2])
+    return Volume(np.ascontiguousarray(arr), spacing, direction, origin, contrast="T2"), np.ascontiguousarray(
+        lab
+    )
+
+
+@pytest.fixture(scope="module")
+def model():
+    return get_model(device="cpu")
+
+
+def test_analyse_returns_a_label_map_on_the_source_grid(model) -> None:
+    rng = np.random.default_rng(0)
+    direction = np.column_stack([[-1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]])
+    vol = Volume(rng.normal(100, 10, (5, 70, 90)).astype(np.float32), (3.0, 0.9, 0.8), direction, np.zeros(3))
+    result = analyse(vol, model)
+    assert isinstance(result, SpineAnalysis)
+    assert result.label_map.shape == vol.shape
+    assert result.label_map.dtype == np.uint8
+    assert result.qc.naming_certain is False or result.qc.anchors  # certain only with an anchor
+    result.to_dict()
+
+
+@needs_real
+@pytest.mark.slow
+@pytest.mark.parametrize("flip_rows", [False, True])
+def test_real_case_bodies_are_segmented_and_named(model, flip_rows: bool) -> None:
+    """Regression bound on one real case (a training case for the bundled model: CV figures are in
+    MODEL_CARD.md). Checks geometry end to end: both row conventions give the same anatomy."""
+    vol, truth = clinical_series("VB2_05", flip_rows)
+    result = analyse(vol, model)
+    assert result.label_map.shape == truth.shape
+    pred_body = np.isin(result.label_map, range(18, 25))
+    true_body = truth > 0
+    dice = 2 * (pred_body & true_body).sum() / (pred_body.sum() + true_body.sum())
+    assert dice > 0.80, dice
+    named = 0
+    for lab in range(18, 25):
+        inside = result.label_map[truth == lab]
+        inside = inside[(inside > 0) & (inside < L.CANAL)]
+        named += bool(len(inside)) and int(np.bincount(inside).argmax()) == lab
+    assert named >= 6, named
+    assert {lv.level for lv in result.levels} >= {"L3/L4", "L4/L5"} or not result.levels

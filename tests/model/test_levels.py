@@ -1,0 +1,112 @@
+"""Level naming on hand-made candidate lists: anchors, counts, transitional anatomy, no anchor."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.levels import name_vertebrae
+
+
+def chain(kinds: list[str], step: float = 30.0) -> tuple[list[str], np.ndarray]:
+    """Candidates evenly spaced head to feet (only distances matter to the naming)."""
+    centres = np.array([[0.0, i * step, 0.0] for i in range(len(kinds))])
+    return kinds, centres
+
+
+def test_sacrum_anchor_names_the_vertebra_above_it_l5() -> None:
+    naming = name_vertebrae(*chain(["vertebra"] * 7 + ["sacrum"]))
+    assert naming.names == ["T11", "T12", "L1", "L2", "L3", "L4", "L5", "S1"]
+    assert naming.certain
+    assert naming.anchors == ("sacrum",)
+    assert naming.region == "lumbar" or naming.region == "thoracolumbar"
+    assert naming.disc_between(6, 7) == ("L5", "S1")
+    assert naming.disc_between(-1, 0) == ("T10", "T11")
+
+
+def test_c2_anchor_counts_down_and_names_c1_above() -> None:
+    naming = name_vertebrae(*chain(["vertebra", "c2"] + ["vertebra"] * 6, step=18.0))
+    assert naming.names == ["C1", "C2", "C3", "C4", "C5", "C6", "C7", "T1"]
+    assert naming.certain
+    assert naming.anchors == ("C2",)
+    assert naming.region == "cervical"
+
+
+def test_no_anchor_is_never_certain() -> None:
+    naming = name_vertebrae(*chain(["vertebra"] * 8))
+    assert not naming.certain
+    assert naming.anchors == ()
+    assert any("guess" in w for w in naming.warnings)
+    assert len(naming.names) == 8
+
+
+def test_whole_spine_with_ordinary_count() -> None:
+    kinds = ["vertebra", "c2"] + ["vertebra"] * 22 + ["sacrum"]
+    naming = name_vertebrae(*chain(kinds, step=25.0))
+    assert naming.names[1] == "C2"
+    assert naming.names[-2] == "L5"
+    assert naming.names[7] == "T1"
+    assert naming.certain
+    assert naming.transitional is None
+    assert naming.region == "whole"
+
+
+def test_whole_spine_with_23_presacral_vertebrae_names_l6() -> None:
+    kinds = ["c2"] + ["vertebra"] * 23 + ["sacrum"]
+    naming = name_vertebrae(*chain(kinds, step=25.0))
+    assert naming.names[-2] == "L6"
+    assert naming.names[-3] == "L5"
+    assert naming.names[-8] == "T12"
+    assert naming.transitional == "L6"
+    assert naming.disc_between(len(kinds) - 2, len(kinds) - 1) == ("L6", "S1")
+
+
+def test_whole_spine_with_21_presacral_vertebrae_is_a_sacralised_l5() -> None:
+    kinds = ["c2"] + ["vertebra"] * 21 + ["sacrum"]
+    naming = name_vertebrae(*chain(kinds, step=25.0))
+    assert naming.names[-2] == "L4"
+    assert naming.transitional == "sacralised L5"
+    assert any("sacralised" in w for w in naming.warnings)
+
+
+def test_sacralised_l5_with_its_own_body_is_still_l5() -> None:
+    """A sacralised L5 that is still a separate body (thin rudimentary disc) keeps its name."""
+    kinds, centres = chain(["vertebra"] * 5 + ["sacrum"])
+    centres[-1, 1] -= 6.0  # the rudimentary disc brings the sacrum closer
+    naming = name_vertebrae(kinds, centres)
+    assert naming.names[-2] == "L5"
+    assert naming.certain
+
+
+def test_whole_spine_with_a_missed_vertebra_is_uncertain() -> None:
+    kinds = ["c2"] + ["vertebra"] * 18 + ["sacrum"]
+    naming = name_vertebrae(*chain(kinds, step=25.0))
+    assert not naming.certain
+    assert naming.names[-2] == "L5"  # the lower half is still named from the sacrum
+    assert naming.names[1] == "C3"  # and the upper half from C2
+
+
+def test_a_gap_in_the_spacing_makes_the_naming_uncertain() -> None:
+    kinds, centres = chain(["vertebra"] * 6 + ["sacrum"])
+    centres[:2, 1] -= 32.0  # one vertebra missed between the 2nd and 3rd candidate
+    naming = name_vertebrae(kinds, centres)
+    assert not naming.certain
+    assert any("missing" in w for w in naming.warnings)
+
+
+def test_a_doubled_vertebra_makes_the_naming_uncertain() -> None:
+    _kinds, centres = chain(["vertebra"] * 6 + ["sacrum"])
+    centres = np.insert(centres, 3, centres[3] - [0, 8.0, 0], axis=0)
+    naming = name_vertebrae(["vertebra"] * 7 + ["sacrum"], centres)
+    assert not naming.certain
+    assert any("doubled" in w for w in naming.warnings)
+
+
+def test_c2_below_the_sacrum_is_rejected() -> None:
+    naming = name_vertebrae(*chain(["sacrum", "vertebra", "c2"]))
+    assert not naming.certain
+
+
+def test_nothing_found() -> None:
+    naming = name_vertebrae([], np.zeros((0, 3)))
+    assert naming.names == []
+    assert not naming.certain
