@@ -68,3 +68,7 @@ def label_name(label: int) -> str:
         upper = VERTEBRA_NAMES[label - DISC_OFFSET]
         return disc_name(upper, _TYPICAL_NEXT.get(upper) or SPINE_ORDER[SPINE_ORDER.index(upper) + 1])
     raise ValueError(f"unknown label value {label}")
+
+POSTERIOR_ELEMENTS = 203
+"""Pedicles, laminae, articular and spinous processes of all vertebrae (one label; the generator's label
+maps use it, the analysis may ignore it)."""

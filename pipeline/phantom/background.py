@@ -1,0 +1,185 @@
+"""Soft tissue around the spine: skin, subcutaneous fat, muscle, abdomen, thorax, neck and head.
+
+Evaluated once per slice on the whole grid, so it is kept to a handful of array operations: the trunk
+is described by profiles along z (posterior skin, trunk depth, spine front and back) interpolated from
+the placed vertebrae, and the abdomen's bowel texture comes from a coarse random field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from pipeline.phantom.grid import Grid
+from pipeline.phantom.layout import Spine
+from pipeline.phantom.tissues import Tissue
+
+F32 = np.float32
+
+
+@dataclass(frozen=True)
+class Habitus:
+    """Patient build: subcutaneous fat, muscle bulk, belly depth."""
+
+    fat_back: float
+    fat_front: float
+    muscle_back: float
+    trunk_depth: float
+    neck_depth: float
+    aorta_left: float
+
+
+def draw_habitus(rng: np.random.Generator, size: float) -> Habitus:
+    fat = rng.uniform(0.3, 1.0) ** 1.5
+    return Habitus(
+        fat_back=4.0 + 26.0 * fat,
+        fat_front=8.0 + 40.0 * fat,
+        muscle_back=rng.uniform(4.0, 14.0),
+        trunk_depth=size * rng.uniform(190.0, 240.0) + 50.0 * fat,
+        neck_depth=size * rng.uniform(105.0, 125.0),
+        aorta_left=rng.uniform(8.0, 18.0),
+    )
+
+
+def _profiles(spine: Spine) -> dict[str, NDArray]:
+    """z-sorted profiles of the spine: z, front of the bodies, canal centre, spinous tips."""
+    verts = (
+        [v for v in spine.vertebrae if v.kind in ("body", "axis")]
+        + spine.sacrum_segments
+        + spine.coccyx_segments
+    )
+    z, front, canal, tip = [], [], [], []
+    for v in verts:
+        z.append(v.centre[2])
+        front.append(v.point(0, v.depth / 2, 0)[1])
+        canal.append(v.point(0, -v.depth / 2 - v.canal_ap / 2, 0)[1])
+        reach = v.spinous + v.canal_ap + 8 if v.kind != "coccyx" else 8
+        tip.append(v.point(0, -v.depth / 2 - reach, 0)[1])
+    order = np.argsort(z)
+    return {k: np.asarray(a)[order] for k, a in (("z", z), ("front", front), ("canal", canal), ("tip", tip))}
+
+
+def paint_background(
+    grid: Grid, spine: Spine, habitus: Habitus, rng: np.random.Generator
+) -> NDArray[np.uint8]:
+    """Tissue classes of everything that is not spine, on the whole grid (uint8)."""
+    x, y, z = grid.points(grid.full())
+    shape = np.broadcast_shapes(x.shape, y.shape, z.shape)
+    prof = _profiles(spine)
+    names = {v.name: v for v in spine.vertebrae}
+    z_c1 = names["C1"].centre[2]
+    z_t1 = names["T1"].centre[2]
+    z_t12 = names["T12"].centre[2]
+    z_sacrum = spine.sacrum_segments[0].centre[2]
+    zz = np.broadcast_to(z, shape)
+    zf = zz.ravel()
+    front = np.interp(zf, prof["z"], prof["front"]).astype(F32).reshape(shape)
+    tip = np.interp(zf, prof["z"], prof["tip"]).astype(F32).reshape(shape)
+    # trunk depth: neck narrow, chest and abdomen deep, a smooth transition below C7
+    neck = np.clip((zz - F32(z_t1 + 10)) / F32(40), 0, 1)
+    depth = F32(habitus.trunk_depth) * (1 - neck) + F32(habitus.neck_depth) * neck
+    fat_back = F32(habitus.fat_back) * (1 - neck) + F32(4) * neck
+    fat_front = F32(habitus.fat_front) * (1 - neck) + F32(4) * neck
+    curve = (x * x) * F32(1 / 500.0)
+    skin_back = tip + F32(habitus.muscle_back) + fat_back - curve
+    skin_front = skin_back - depth + curve * F32(1.5)
+    below = skin_back - y
+    above = y - skin_front
+    inner = np.minimum(below, above)
+    tissue = np.full(shape, Tissue.MUSCLE, dtype=np.uint8)
+    fat_depth = np.where(below < above, fat_back, fat_front)
+    # abdomen/pelvis anterior to the spine: bowel, retroperitoneal fat, vessels
+    abdomen = (y < front - F32(3)) & (zz < F32(z_t12 + 20)) & (inner > fat_depth + F32(10))
+    field = _coarse_noise(grid, rng, 12.0)
+    field2 = _coarse_noise(grid, rng, 4.0)
+    bowel = abdomen & (y < front - F32(28))
+    tissue[abdomen] = Tissue.FAT
+    mix = field + F32(0.7) * field2
+    tissue[bowel & (mix > -1.3)] = Tissue.BOWEL
+    tissue[bowel & (mix > 1.3)] = Tissue.BOWEL_FLUID
+    tissue[bowel & (mix < -1.0) & (field2 > 0.4)] = Tissue.GAS
+    tissue[bowel & (np.abs(field2) < 0.1)] = Tissue.ORGAN  # bowel walls and mesentery
+    # psoas beside the lumbar bodies
+    tissue[
+        (y < front + F32(5))
+        & (y > front - F32(35))
+        & (np.abs(x) > F32(22))
+        & (zz < F32(z_t12))
+        & (zz > F32(z_sacrum))
+    ] = Tissue.MUSCLE
+    # aorta and IVC in front of the lumbar and thoracic spine, down to about L4
+    z_l4 = names["L4"].centre[2]
+    vessel_y = front - F32(13)
+    aorta = (
+        ((x - F32(habitus.aorta_left)) ** 2 + (y - vessel_y) ** 2 <= F32(100))
+        & (zz > F32(z_l4))
+        & (zz < F32(z_t1))
+    )
+    ivc = (
+        ((x + F32(18)) ** 2 + (y - vessel_y + F32(4)) ** 2 <= F32(110))
+        & (zz > F32(z_l4))
+        & (zz < F32(z_t12 + 40))
+    )
+    tissue[aorta | ivc] = Tissue.VESSEL
+    # thorax: mediastinum in the middle, lungs around it
+    thorax = (y < front - F32(3)) & (zz >= F32(z_t12 + 20)) & (zz < F32(z_t1 + 10)) & (inner > F32(25))
+    lung = thorax & ((np.abs(x) > F32(40)) | (y > front - F32(25)) & (np.abs(x) > F32(25)))
+    tissue[thorax & ~lung & ~aorta] = Tissue.ORGAN
+    tissue[lung] = Tissue.GAS
+    # neck: prevertebral soft tissue, then the airway
+    neck_zone = (zz >= F32(z_t1 - 30)) & (zz < F32(z_c1 + 5))
+    airway = neck_zone & ((x * x) + (y - front + F32(16)) ** 2 <= F32(64))
+    tissue[neck_zone & (y < front - F32(30)) & (inner > F32(10))] = Tissue.ORGAN
+    tissue[airway] = Tissue.GAS
+    # skin and subcutaneous fat over everything
+    tissue[inner < fat_depth + F32(2)] = Tissue.FAT
+    tissue[inner < F32(2)] = Tissue.SKIN
+    # head: skull and brain above the atlas
+    head_c = np.array([0.0, float(np.interp(z_c1, prof["z"], prof["canal"])) - 15.0, z_c1 + 75.0])
+    hx, hy, hz = (
+        (x - F32(head_c[0])) / F32(72),
+        (y - F32(head_c[1])) / F32(92),
+        (zz - F32(head_c[2])) / F32(82),
+    )
+    head_r = np.sqrt(hx * hx + hy * hy + hz * hz)
+    headzone = zz > F32(z_c1 + 12)
+    tissue[headzone & (head_r > 1.0)] = Tissue.AIR
+    tissue[headzone & (head_r <= 1.0)] = Tissue.SKIN
+    tissue[headzone & (head_r <= 0.97)] = Tissue.FAT
+    tissue[headzone & (head_r <= 0.93)] = Tissue.CORTEX
+    tissue[headzone & (head_r <= 0.91)] = Tissue.MARROW
+    tissue[headzone & (head_r <= 0.89)] = Tissue.CORTEX
+    tissue[headzone & (head_r <= 0.87)] = Tissue.CSF
+    tissue[headzone & (head_r <= 0.85)] = Tissue.BRAIN
+    tissue[inner < 0] = Tissue.AIR
+    return tissue
+
+
+def _coarse_noise(grid: Grid, rng: np.random.Generator, scale_mm: float) -> NDArray[np.float32]:
+    """Smooth unit-variance noise on the grid, made on a coarse lattice and interpolated (cheap)."""
+    # the coarse lattice is laid along the grid axes
+    coarse_shape = [
+        max(int(np.linalg.norm(grid.steps[a]) * grid.shape[a] / scale_mm) + 3, 2) for a in range(3)
+    ]
+    coarse = ndimage.gaussian_filter(rng.standard_normal(coarse_shape), 0.7).astype(F32)
+    coarse /= coarse.std() + 1e-6
+    coords = [np.linspace(0, coarse_shape[a] - 1.001, grid.shape[a], dtype=F32) for a in range(3)]
+    return _trilinear(coarse, coords)
+
+
+def _trilinear(coarse: NDArray[np.float32], coords: list[NDArray[np.float32]]) -> NDArray[np.float32]:
+    """Separable linear interpolation of a small array onto a product grid of coordinates."""
+    out = coarse
+    for axis, c in enumerate(coords):
+        i0 = np.floor(c).astype(int)
+        frac = (c - i0).astype(F32)
+        a = np.take(out, i0, axis=axis)
+        b = np.take(out, i0 + 1, axis=axis)
+        shape = [1, 1, 1]
+        shape[axis] = len(c)
+        frac = frac.reshape(shape)
+        out = a + (b - a) * frac
+    return out
