@@ -99,15 +99,15 @@ def plan_series(rng: np.random.Generator, spine: Spine, region: str, contrast: s
     centre_body = 0.5 * (a + b) + np.array([0.0, rng.uniform(5.0, 35.0), rng.uniform(-12.0, 12.0)])
     if region in ("cervical", "whole"):
         centre_body[1] += 10.0
-    # patient pose: small rotations, a table position
+    # the technologist centres the middle slice on the spine's midline
+    centre_body[0] = _midline_x(spine, centre_body[2]) + rng.normal(0, 1.5)
+    # patient pose: small rotations about the centre of the field of view, a table position
     pose = rotation(np.array([0, 0, 1.0]), np.radians(rng.normal(0, 2.5)))
-    pose = rotation(np.array([0, 1.0, 0]), np.radians(rng.normal(0, 2.0))) @ pose
+    pose = rotation(np.array([0, 1.0, 0]), np.radians(rng.normal(0, 1.0))) @ pose
     pose = rotation(np.array([1.0, 0, 0]), np.radians(rng.normal(0, 3.0))) @ pose
-    translation = np.array([rng.uniform(-15, 15), rng.uniform(-30, 30), rng.uniform(-250, 250)])
+    table = np.array([rng.uniform(-15, 15), rng.uniform(-30, 30), rng.uniform(-250, 250)])
+    translation = table - pose @ centre_body + centre_body
     centre = pose @ centre_body + translation
-    # the midline of the spine at the centre, where the technologist puts the middle slice
-    mid = pose @ np.array([_midline_x(spine, centre_body[2]), 0, 0]) + translation
-    centre[0] = mid[0] + rng.normal(0, 1.5)
 
     row_direction = options.get("row_direction") or str(rng.choice(["anterior", "posterior"], p=[0.6, 0.4]))
     row = np.array([0.0, -1.0, 0.0]) if row_direction == "anterior" else np.array([0.0, 1.0, 0.0])
