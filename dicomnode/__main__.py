@@ -1,0 +1,5 @@
+"""`python -m dicomnode` is the same as the `dicomnode` command."""
+
+from dicomnode.cli import app
+
+app()
