@@ -14,7 +14,7 @@ from pydicom.dataset import Dataset
 
 from dicomnode.results.picture import build_pictures, build_presentation_state
 from dicomnode.results.seg import build_segmentation, plan_segments
-from dicomnode.results.settings import ResultSettings
+from dicomnode.results.settings import ResultSettings, output_settings
 from dicomnode.results.sr import build_report
 from dicomnode.results.uids import UidFactory
 from dicomnode.series_loader import LoadedSeries
@@ -27,22 +27,33 @@ def build_outputs(
     loaded: LoadedSeries,
     analysis: SpineAnalysis,
     job_key: str,
-    settings: ResultSettings | None = None,
+    settings: ResultSettings | object | None = None,
     *,
     created: datetime | None = None,
 ) -> list[Dataset]:
-    """SEG, SR, the Secondary Capture images and (if enabled) the GSPS, in that order.
+    """SEG, SR, the Secondary Capture images and the GSPS, in that order, as ``settings`` enables them.
+
+    The SR references the SEG's segments, so the SEG is always built; when ``settings.seg`` is off
+    it is just not returned (the SR then points at an object the PACS will not have -- a warning says so).
 
     ``created`` fixes Content/Series Date and Time; pass the job's creation time so that a rebuild
     after a crash is identical in content as well as in UIDs. Without it the current time is used.
     """
-    settings = settings or ResultSettings()
+    settings = output_settings(settings)
     uids = UidFactory(settings.uid_root, job_key)
     segments = plan_segments(analysis, uids)
-    seg = build_segmentation(loaded, analysis, segments, uids, settings, created)
-    sr = build_report(loaded, analysis, seg, segments, uids, settings, created)
-    outputs: list[Dataset] = [seg, sr]
-    outputs.extend(build_pictures(loaded, analysis, segments, uids, settings, created))
+    seg = build_segmentation(loaded, analysis, segments, uids, settings, created) if segments else None
+    if seg is None:
+        log.warning("the analysis labelled no structure: no SEG; the SR and picture say so")
+    outputs: list[Dataset] = []
+    if settings.seg and seg is not None:
+        outputs.append(seg)
+    if settings.sr:
+        if not settings.seg:
+            log.warning("the SR references SEG segments but the SEG output is disabled")
+        outputs.append(build_report(loaded, analysis, seg, segments, uids, settings, created))
+    if settings.picture:
+        outputs.extend(build_pictures(loaded, analysis, segments, uids, settings, created))
     if settings.gsps:
         outputs.append(build_presentation_state(loaded, analysis, segments, uids, settings, created))
     log.info(
@@ -51,4 +62,4 @@ def build_outputs(
     return outputs
 
 
-__all__ = ["ResultSettings", "build_outputs"]
+__all__ = ["ResultSettings", "build_outputs", "output_settings"]

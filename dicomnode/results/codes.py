@@ -100,7 +100,7 @@ def structure_code(label: int, name: str) -> Code:
 # spine so neighbours always differ; discs alternate two cyan tones, the canal is magenta.
 _VERTEBRA_PALETTE: tuple[tuple[int, int, int], ...] = (
     (230, 159, 0),
-    (86, 180, 233),
+    (130, 150, 255),
     (0, 158, 115),
     (240, 228, 66),
     (204, 121, 167),

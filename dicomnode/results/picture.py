@@ -29,7 +29,7 @@ from scipy import ndimage
 
 from dicomnode.results import codes as dn_codes
 from dicomnode.results.seg import SegmentInfo, _common_kwargs, _restore_character_set
-from dicomnode.results.settings import ResultSettings
+from dicomnode.results.settings import SHORT_DISCLAIMER, ResultSettings
 from dicomnode.results.uids import UidFactory
 from dicomnode.series_loader import LoadedSeries
 from pipeline import labels
@@ -378,7 +378,7 @@ def build_pictures(
         offset_mm = (k - slices[0]) * volume.spacing[0]
         where = "mid-sagittal" if number == 1 else f"{offset_mm:+.1f} mm from mid-sagittal"
         caption = (
-            f"Slice {k + 1}/{volume.shape[0]} ({where}) | {analysis.algorithm_name} "
+            f"Source image {_source_number(loaded, k)} ({where}) | {analysis.algorithm_name} "
             f"{analysis.algorithm_version} | anterior left, head up"
         )
         rgb = render_slice(
@@ -414,6 +414,13 @@ def build_pictures(
         _restore_character_set(image, loaded.reference)
         images.append(image)
     return images
+
+
+def _source_number(loaded: LoadedSeries, k: int) -> str:
+    """How the reader finds the slice in the viewer: its InstanceNumber, or frame number if multi-frame."""
+    if loaded.is_multiframe:
+        return f"frame {loaded.frame_numbers[k]}"
+    return f"#{loaded.datasets[loaded.dataset_index[k]].get('InstanceNumber', k + 1)}"
 
 
 def _reference_source(image: Dataset, loaded: LoadedSeries, k: int) -> None:
@@ -491,7 +498,7 @@ def build_presentation_state(
         software_versions=analysis.algorithm_version[:64],
         device_serial_number=settings.device_serial_number,
         content_label="SPINE_LEVELS",
-        content_description="AI level names - research/decision support"[:64],
+        content_description=SHORT_DISCLAIMER,
         graphic_annotations=annotations,
         graphic_layers=[layer],
         voi_lut_transformations=[

@@ -28,7 +28,7 @@ from pydicom.sr.codedict import codes
 from pydicom.sr.coding import Code
 
 from dicomnode.results import codes as dn_codes
-from dicomnode.results.settings import DISCLAIMER, ResultSettings
+from dicomnode.results.settings import SHORT_DISCLAIMER, ResultSettings
 from dicomnode.results.uids import UidFactory
 from dicomnode.series_loader import LoadedSeries
 from pipeline import labels
@@ -168,7 +168,7 @@ def build_segmentation(
         manufacturer_model_name=analysis.algorithm_name[:64],
         software_versions=software_versions(analysis),
         device_serial_number=settings.device_serial_number,
-        content_description=DISCLAIMER[:64],
+        content_description=SHORT_DISCLAIMER,
         content_label=SEG_CONTENT_LABEL,
         omit_empty_frames=not settings.keep_empty_frames,
         series_description=settings.seg_series_description,

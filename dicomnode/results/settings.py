@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from dicomnode.results.uids import validate_root
 
 DISCLAIMER = "AI output for research / decision support. Not for primary diagnosis."
+SHORT_DISCLAIMER = "AI research/decision support - not for primary diagnosis"
+"""Fits a 64-character LO such as Content Description."""
 
 
 def _check_lo(value: str, key: str) -> None:
@@ -34,6 +36,9 @@ class ResultSettings:
     sr_series_description: str = "AI spine findings (research/decision support)"
     picture_series_description: str = "AI spine overview - not for primary diagnosis"
     gsps_series_description: str = "AI spine labels (research/decision support)"
+    seg: bool = True
+    sr: bool = True
+    picture: bool = True
     keep_empty_frames: bool = False
     """Write SEG frames with no segment pixels too (some viewers need one frame per source slice)."""
     gsps: bool = False
@@ -68,3 +73,18 @@ class ResultSettings:
             raise ValueError(f"picture_slices must be 1 or 3, got {self.picture_slices}")
         if not 256 <= self.picture_size <= 2048:
             raise ValueError(f"picture_size must be 256..2048 pixels, got {self.picture_size}")
+
+
+def output_settings(section: object | None) -> ResultSettings:
+    """ResultSettings from the ``[outputs]`` config section (any object with matching attributes).
+
+    Duck-typed on purpose: the config model belongs to the service, and the builders must not import
+    it; an attribute the section lacks keeps its default here.
+    """
+    if section is None:
+        return ResultSettings()
+    if isinstance(section, ResultSettings):
+        return section
+    names = {f.name for f in fields(ResultSettings)}
+    values = {name: getattr(section, name) for name in names if hasattr(section, name)}
+    return ResultSettings(**values)

@@ -73,7 +73,7 @@ def _evaluations(grades: Sequence[Grade]) -> list[hd.sr.QualitativeEvaluation]:
 
 def _group(
     segment: SegmentInfo | None,
-    seg: hd.seg.Segmentation,
+    seg: hd.seg.Segmentation | None,
     tracking_id: str,
     tracking_uid: str,
     site_code: Code | None,
@@ -90,7 +90,7 @@ def _group(
         "measurements": _measurements(measurements, None) or None,
         "qualitative_evaluations": _evaluations(grades) or None,
     }
-    if segment is None:
+    if segment is None or seg is None:
         return hd.sr.MeasurementsAndQualitativeEvaluations(**common)
     return hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
         referenced_segment=hd.sr.ReferencedSegment.from_segmentation(seg, segment.number),
@@ -131,7 +131,7 @@ def _intended_use_container(analysis: SpineAnalysis) -> hd.sr.ContainerContentIt
 def build_report(
     loaded: LoadedSeries,
     analysis: SpineAnalysis,
-    seg: hd.seg.Segmentation,
+    seg: hd.seg.Segmentation | None,
     segments: list[SegmentInfo],
     uids: UidFactory,
     settings: ResultSettings,
@@ -149,6 +149,19 @@ def build_report(
     for vertebra in analysis.vertebrae:
         if vertebra.grades or vertebra.measurements:
             groups.append(_vertebra_group(vertebra, by_label, by_name, seg, uids, algorithm))
+    if not groups:
+        # No graded level (e.g. a region the grading does not cover): the report still lists what
+        # was segmented, one group per segment, or a single spine group when nothing was found.
+        for segment in segments:
+            groups.append(
+                _group(
+                    segment, seg, segment.tracking_id, segment.tracking_uid, segment.code, [], [], algorithm
+                )
+            )
+        if not groups:
+            groups.append(
+                _group(None, None, "spine", uids.uid("sr.spine"), dn_codes.SPINE_CODE, [], [], algorithm)
+            )
 
     device = hd.sr.ObserverContext(
         observer_type=codes.DCM.Device,
@@ -163,13 +176,13 @@ def build_report(
         observation_context=hd.sr.ObservationContext(observer_device_context=device),
         procedure_reported=PROCEDURE_MRI,
         imaging_measurements=groups or None,
-        referenced_images=list(loaded.datasets),
+        referenced_images=_library_images(loaded),
     )
     report[0].ContentSequence.append(_intended_use_container(analysis))
 
     kwargs = _common_kwargs(loaded.reference, settings, created)
     sr = hd.sr.Comprehensive3DSR(
-        evidence=[*loaded.datasets, seg],
+        evidence=[*loaded.datasets, *([seg] if seg is not None else [])],
         content=report[0],
         series_instance_uid=uids.uid("sr.series"),
         series_number=settings.sr_series_number,
@@ -190,10 +203,48 @@ def build_report(
     return sr
 
 
+def _library_images(loaded: LoadedSeries) -> list[Dataset]:
+    """Images for the TID 1601 image library.
+
+    highdicom describes each entry from top-level Image Plane attributes, which an Enhanced MR object
+    keeps in functional groups (PS3.3 C.7.6.16); for it we hand over a header-only stand-in carrying
+    the first frame's plane, the shared orientation and spacing, and the object's own UIDs.
+    """
+    if not loaded.is_multiframe:
+        return list(loaded.datasets)
+    source = loaded.reference
+    first = loaded.frame_numbers.index(min(loaded.frame_numbers))
+    stand_in = Dataset()
+    for keyword in (
+        "SOPClassUID",
+        "SOPInstanceUID",
+        "Modality",
+        "FrameOfReferenceUID",
+        "Rows",
+        "Columns",
+        "StudyDate",
+        "ContentDate",
+        "ContentTime",
+        "AcquisitionDateTime",
+    ):
+        if keyword in source:
+            setattr(stand_in, keyword, source[keyword].value)
+    volume = loaded.volume
+    stand_in.PixelSpacing = [volume.spacing[1], volume.spacing[2]]
+    stand_in.ImageOrientationPatient = [
+        *map(float, volume.direction[:, 2]),
+        *map(float, volume.direction[:, 1]),
+    ]
+    position = volume.index_to_lps([first, 0, 0])
+    stand_in.ImagePositionPatient = [float(v) for v in position]
+    stand_in.SliceThickness = volume.spacing[0]
+    return [stand_in]
+
+
 def _level_group(
     level: LevelFindings,
     by_label: dict[int, SegmentInfo],
-    seg: hd.seg.Segmentation,
+    seg: hd.seg.Segmentation | None,
     uids: UidFactory,
     algorithm: hd.sr.AlgorithmIdentification,
 ):
@@ -208,7 +259,7 @@ def _vertebra_group(
     vertebra: VertebraFindings,
     by_label: dict[int, SegmentInfo],
     by_name: dict[str, SegmentInfo],
-    seg: hd.seg.Segmentation,
+    seg: hd.seg.Segmentation | None,
     uids: UidFactory,
     algorithm: hd.sr.AlgorithmIdentification,
 ):

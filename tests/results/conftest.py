@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+from pydicom.dataset import Dataset
 
+from dicomnode.results.build import ResultSettings, build_outputs
 from dicomnode.series_loader import LoadedSeries, load_series
-from tests.results.factory import CONVENTIONS, Convention, write_series
+from pipeline.result import SpineAnalysis
+from tests.results.factory import CONVENTIONS, Convention, make_analysis, write_series
+
+TEST_UID_ROOT = "1.2.826.0.1.3680043.10.999"
+JOB_KEY = "1.2.3.4-series|digest-abc|pipeline-0.1"
+CREATED = datetime(2026, 1, 2, 3, 4, 5)
+KIND_BY_SOP_CLASS = {
+    "1.2.840.10008.5.1.4.1.1.66.4": "seg",
+    "1.2.840.10008.5.1.4.1.1.88.34": "sr",
+    "1.2.840.10008.5.1.4.1.1.11.1": "gsps",
+}
 
 
 @pytest.fixture(scope="session", params=CONVENTIONS, ids=[c.name for c in CONVENTIONS])
@@ -25,3 +38,34 @@ def series_dir(convention: Convention, tmp_path_factory: pytest.TempPathFactory)
 @pytest.fixture(scope="session")
 def loaded(series_dir: Path) -> LoadedSeries:
     return load_series(series_dir)
+
+
+@pytest.fixture(scope="session")
+def analysis(loaded: LoadedSeries) -> SpineAnalysis:
+    return make_analysis(loaded.volume)
+
+
+@pytest.fixture(scope="session")
+def settings() -> ResultSettings:
+    return ResultSettings(uid_root=TEST_UID_ROOT, gsps=True)
+
+
+@pytest.fixture(scope="session")
+def outputs(loaded: LoadedSeries, analysis: SpineAnalysis, settings: ResultSettings) -> list[Dataset]:
+    return build_outputs(loaded, analysis, JOB_KEY, settings, created=CREATED)
+
+
+@pytest.fixture(scope="session")
+def written(outputs: list[Dataset], convention: Convention, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The outputs saved as files, by kind: {"seg": path, "sr": path, "picture": [paths], "gsps": path}."""
+    folder = tmp_path_factory.mktemp(f"out-{convention.name}")
+    files: dict = {"picture": []}
+    for ds in outputs:
+        kind = KIND_BY_SOP_CLASS.get(str(ds.SOPClassUID), "picture")
+        path = folder / f"{kind}-{ds.InstanceNumber}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        if kind == "picture":
+            files["picture"].append(path)
+        else:
+            files[kind] = path
+    return files
