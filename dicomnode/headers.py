@@ -56,7 +56,8 @@ def read_header(path: Path, sop_class_uid: str, sop_instance_uid: str) -> Instan
     agree with them (PS3.4 B.2.3: otherwise "Data Set does not match SOP Class").
     """
     try:
-        dataset = pydicom.dcmread(path, stop_before_pixels=True)
+        # Values over 1 KB (the pixel data) are deferred: their length and offset are read, not the bytes.
+        dataset = pydicom.dcmread(path, defer_size=1024)
     except (InvalidDicomError, EOFError, ValueError, OSError, KeyError, TypeError) as exc:
         raise RefusedInstance(STATUS_CANNOT_UNDERSTAND, f"dataset cannot be parsed: {exc}"[:64],
                               "unreadable") from None
@@ -105,15 +106,27 @@ def enhanced_orientation(dataset: pydicom.Dataset) -> list[float] | None:
 
 
 def _check_pixel_length(path: Path, dataset: pydicom.Dataset) -> None:
-    """Refuse a native-encoded image whose file is too short to hold its declared pixels (truncated)."""
+    """Refuse an image whose pixel data is shorter than its own header says, or than the file holds.
+
+    Only native (uncompressed) pixel data has a computable size; encapsulated data is checked by the
+    file size alone. The value itself is never read.
+    """
+    if "PixelData" not in dataset:
+        return
+    element = dataset.get_item("PixelData")
+    length, offset = getattr(element, "length", None), getattr(element, "value_tell", None)
+    known = length is not None and offset is not None and length != 0xFFFFFFFF
+    if known and offset + length > path.stat().st_size:
+        raise RefusedInstance(STATUS_CANNOT_UNDERSTAND, "file ends inside the pixel data (truncated)",
+                              "truncated")
     rows, columns = _int_or_none(dataset.get("Rows")), _int_or_none(dataset.get("Columns"))
     bits = _int_or_none(dataset.get("BitsAllocated"))
     syntax = dataset.file_meta.get("TransferSyntaxUID")
-    if not (rows and columns and bits) or syntax is None or UID(syntax).is_compressed:
+    if not (rows and columns and bits and length) or syntax is None or UID(syntax).is_compressed:
         return
     frames = _int_or_none(dataset.get("NumberOfFrames")) or 1
     samples = _int_or_none(dataset.get("SamplesPerPixel")) or 1
     expected = rows * columns * frames * samples * bits // 8
-    if path.stat().st_size < expected:
-        raise RefusedInstance(STATUS_CANNOT_UNDERSTAND, "pixel data shorter than declared (truncated)",
+    if length < expected:
+        raise RefusedInstance(STATUS_CANNOT_UNDERSTAND, "pixel data shorter than Rows x Columns x frames",
                               "truncated")
