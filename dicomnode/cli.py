@@ -23,3 +23,6 @@ app.command("jobs")(jobs)
 app.command("retry")(retry)
 app.command("rules-test")(rules_test)
 app.add_typer(db_app, name="db")
+from dicomnode.commands.phantom import phantom  # noqa: E402
+
+app.command("phantom")(phantom)

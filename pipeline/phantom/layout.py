@@ -34,6 +34,14 @@ _KEY_SIZES: dict[str, tuple[float, float, float, float, float, float]] = {
     "L3": (28.0, 34.0, 47.0, 15.0, 20.0, 30.0),
     "L5": (27.0, 35.0, 50.0, 14.5, 21.0, 24.0),
 }
+ENDPLATE_CONCAVITY = 1.2
+"""Depth (mm) of the central dip of a vertebral endplate; the sacrum's is shallower."""
+
+
+def concavity(kind: str) -> float:
+    return 0.4 if kind == "sacrum" else ENDPLATE_CONCAVITY
+
+
 _KEY_ORDER = ("C2", "C3", "C7", "T1", "T6", "T12", "L1", "L3", "L5")
 
 
@@ -229,9 +237,16 @@ def build_spine(rng: np.random.Generator, transitional: str, size: float, pathol
             coronal = np.radians(scoliosis * np.cos(np.pi * pos) / len(scol_levels) * 2.5)
         frame = rotation(lower.frame[:, 0], -angle) @ lower.frame
         frame = rotation(frame[:, 1], coronal) @ frame
-        normal_height = definitions.normal_disc_height_index(level) * h
+        normal_height = definitions.normal_disc_height_index(level) * (h - 2 * ENDPLATE_CONCAVITY)
         disc_h = normal_height * params.get("height_factor", rng.uniform(0.95, 1.06))
-        posterior_h = max(disc_h - np.tan(angle) * (d + lower.depth) / 4, 0.8)
+        # disc_h is the height at the centre, endplate concavities included (what the truth measures)
+        centre_gap = max(disc_h - ENDPLATE_CONCAVITY - concavity(lower.kind), 0.6)
+        half_depth = (d + lower.depth) / 4
+        if centre_gap - np.tan(angle) * half_depth < 0.5:  # a collapsed disc loses its wedge
+            angle = float(np.arctan((centre_gap - 0.5) / half_depth))
+            frame = rotation(lower.frame[:, 0], -angle) @ lower.frame
+            frame = rotation(frame[:, 1], coronal) @ frame
+        posterior_h = centre_gap - np.tan(angle) * half_depth
         slip = params.get("slip", 0.0)
         corner = lower.posterior_superior + posterior_h * lower.frame[:, 2] + slip * lower.frame[:, 1]
         centre = corner - frame @ np.array([0.0, -d / 2, -h / 2])

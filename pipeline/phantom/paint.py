@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from pipeline.labels import CANAL, CORD, SACRUM
 from pipeline.phantom.grid import Block, Grid
 from pipeline.phantom.layout import Disc, Spine, Vertebra, disc_frame
+from pipeline.phantom.layout import concavity as endplate_concavity
 from pipeline.phantom.tissues import Tissue
 
 POSTERIOR_LABEL = 203  # pipeline.labels.POSTERIOR_ELEMENTS
@@ -82,7 +83,7 @@ def paint_body(canvas: Canvas, v: Vertebra, disc_above: int, disc_below: int, de
     au2 = au * au
     av2 = av * av
     r = np.where(posterior, au2 * au2 + av2 * av2, au2 + av2)
-    concavity = F32(1.2 if v.kind != "sacrum" else 0.4) * (F32(1.0) - np.minimum(r, F32(1.0)))
+    concavity = F32(endplate_concavity(v.kind)) * (F32(1.0) - np.minimum(r, F32(1.0)))
     top = F32(half_h) - concavity
     if v.wedge_loss:
         top = top - F32(v.wedge_loss * v.height) * np.clip(vv / F32(v.depth) + F32(0.5), 0, 1)
@@ -97,8 +98,6 @@ def paint_body(canvas: Canvas, v: Vertebra, disc_above: int, disc_below: int, de
             defects.append((d2, radius, disc))
     if canvas.tissue is None or not detail:
         canvas.put(block, inside, v.label, Tissue.MARROW)
-        for d2, radius, disc in defects:
-            canvas.put(block, inside & (d2 <= radius * radius), disc, Tissue.NUCLEUS_3)
         return
     shell = F32(CORTEX_MM)
     inner_r = np.where(posterior, F32((1 - CORTEX_MM / half_d) ** 4), F32((1 - CORTEX_MM / half_d) ** 2))
@@ -118,9 +117,11 @@ def paint_body(canvas: Canvas, v: Vertebra, disc_above: int, disc_below: int, de
     vein = core & (vv < F32(-half_d + 4.5)) & (np.abs(u) < 2.5) & (np.abs(w) < 1.3)
     tissue[vein] = Tissue.VEIN
     canvas.put(block, inside, v.label, tissue)
-    for d2, radius, disc in defects:
+    # An endplate defect (Schmorl node) shows in the image; the label map keeps the vertebra whole so
+    # that disc heights measured on it are not lengthened by the node.
+    for d2, radius, _disc in defects:
         canvas.put(block, inside & (d2 <= (radius + 1.0) ** 2), v.label, Tissue.CORTEX)
-        canvas.put(block, inside & (d2 <= radius * radius), disc, Tissue.NUCLEUS_3)
+        canvas.put(block, inside & (d2 <= radius * radius), v.label, Tissue.NUCLEUS_3)
 
 
 # --- discs ----------------------------------------------------------------------------------------------
@@ -145,6 +146,8 @@ def _disc_geometry(up: Vertebra, lo: Vertebra) -> dict:
         "ant_up": float(local[1] @ (up.point(0, up.depth / 2, -up.height / 2) - centre)),
         "ant_lo": float(local[1] @ (lo.point(0, lo.depth / 2, lo.height / 2) - centre)),
         "half_w": 0.25 * (up.width + lo.width),
+        "post_w_up": float(local[2] @ (up.posterior_inferior - centre)),
+        "post_w_lo": float(local[2] @ (lo.posterior_superior - centre)),
     }
 
 
@@ -181,15 +184,26 @@ def paint_disc(
     if disc.herniation is not None:
         extent, width, size, migration = disc.herniation
         post_mid = 0.5 * (geo["post_up"] + geo["post_lo"])
+        w_up, w_lo = geo["post_w_up"], geo["post_w_lo"]
         semi_v = (extent + 3.0) / 2
         centre_v = post_mid - extent + semi_v
-        centre_w = migration * 0.9 if migration else 0.0
-        semi_w = size / 2 + abs(migration) * 0.6 if migration else size / 2
+        if migration:
+            # an extruded fragment: its centre beyond the endplate line, a neck back to the disc
+            edge = w_up if migration > 0 else w_lo
+            far, near = edge + migration, edge - np.sign(migration) * size / 2
+            centre_w, semi_w = (far + near) / 2, abs(far - near) / 2
+        else:
+            # a protrusion stays within the disc space at the posterior wall
+            posterior_height = w_up - w_lo
+            semi_w = max(min(size / 2, 0.45 * posterior_height), min(2.6, 0.5 * posterior_height + 1.4))
+            centre_w = 0.5 * (w_up + w_lo)
         hu, hv, hw = (
             (u / F32(width / 2)),
             (v - F32(centre_v)) / F32(semi_v),
             (w - F32(centre_w)) / F32(semi_w),
         )
+        # the dome behind, a column in front of it back to the disc: the sac is pushed, never split
+        hv = np.minimum(hv, F32(0))
         herniation = (hu * hu + hv * hv + hw * hw) <= 1
         # the herniated material stays behind the vertebral bodies
         herniation &= v <= F32(post_mid + 1.0)

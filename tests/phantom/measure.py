@@ -1,0 +1,110 @@
+"""Measurements on a label map, done the way a grader would, to check the phantom's truth against.
+
+They only use the label map, the Volume geometry and the truth's reference points and axes (where to
+look), never the generator's internals.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pipeline.volume import Volume
+
+STEP = 0.05
+
+
+def slice_through(volume: Volume, point_lps: NDArray) -> int:
+    """Index of the slice nearest to a point."""
+    return int(np.clip(np.round(volume.lps_to_index(point_lps)[0]), 0, volume.shape[0] - 1))
+
+
+def in_plane(volume: Volume, vector: NDArray) -> NDArray:
+    """A direction projected into the slice plane, unit length."""
+    normal = volume.direction[:, 0]
+    vector = np.asarray(vector, dtype=float) - normal * (normal @ vector)
+    return vector / np.linalg.norm(vector)
+
+
+def sample_line(volume: Volume, labels: NDArray, k: int, start: NDArray, direction: NDArray, length: float):
+    """Nearest-neighbour labels along a line in slice ``k`` (the line is projected into the slice)."""
+    t = np.arange(0.0, length, STEP)
+    points = np.asarray(start, dtype=float)[None] + t[:, None] * in_plane(volume, direction)[None]
+    index = volume.lps_to_index(points)
+    j = np.clip(np.round(index[:, 1]).astype(int), 0, volume.shape[1] - 1)
+    i = np.clip(np.round(index[:, 2]).astype(int), 0, volume.shape[2] - 1)
+    return t, labels[k, j, i]
+
+
+def first_run(t: NDArray, values: NDArray, wanted: set[int]) -> tuple[float, float] | None:
+    """Start and end (mm along the line) of the first run of ``wanted`` labels, edges at mid-steps."""
+    hit = np.isin(values, list(wanted))
+    idx = np.flatnonzero(hit)
+    if idx.size == 0:
+        return None
+    first = int(idx[0])
+    misses = np.flatnonzero(~hit[first:])
+    last = first + (int(misses[0]) if misses.size else hit.size - first)
+    return t[first] - STEP / 2, t[last - 1] + STEP / 2
+
+
+def wall_point(
+    volume: Volume, labels: NDArray, k: int, label: int, point: NDArray, anterior: NDArray
+) -> NDArray:
+    """Where a line along ``anterior`` through ``point`` first enters ``label`` (the posterior wall)."""
+    start = np.asarray(point) - 12.0 * in_plane(volume, anterior)
+    t, values = sample_line(volume, labels, k, start, anterior, 24.0)
+    run = first_run(t, values, {label})
+    assert run is not None, f"label {label} not found near {point}"
+    return start + run[0] * in_plane(volume, anterior)
+
+
+def posterior_wall_slip(volume: Volume, labels: NDArray, truth: dict, level: str) -> float:
+    """Slip by the posterior-wall method on the label map (pipeline.definitions.slip_percent)."""
+    disc = next(d for d in truth["discs"] if d["level"] == level)
+    verts = {v["name"]: v for v in truth["vertebrae"]}
+    up, lo = verts[disc["upper"]], verts[disc["lower"]]
+    k = slice_through(volume, np.array(disc["center_lps"]))
+    walls = {}
+    for name, vert, corner, sign in (
+        (disc["upper"], up, "posterior_inferior_corner_lps", 1.0),
+        (disc["lower"], lo, "posterior_superior_corner_lps", -1.0),
+    ):
+        sup = np.array(vert["axes_lps"]["superior"])
+        ant = np.array(vert["axes_lps"]["anterior"])
+        c = np.array(vert[corner])
+        p1 = wall_point(volume, labels, k, vert["label"], c + sign * 4.0 * sup, ant)
+        p2 = wall_point(volume, labels, k, vert["label"], c + sign * 9.0 * sup, ant)
+        # extrapolate the wall line to the endplate level (s = 0)
+        walls[name] = p1 + (p1 - p2) * (4.0 / 5.0)
+    ant_lo = in_plane(volume, np.array(lo["axes_lps"]["anterior"]))
+    return float((walls[disc["upper"]] - walls[disc["lower"]]) @ ant_lo)
+
+
+def canal_ap(volume: Volume, labels: NDArray, truth: dict, level: str, canal_labels: set[int]) -> float:
+    """Dural-sac AP diameter at a disc level (pipeline.definitions.stenosis_grade)."""
+    disc = next(d for d in truth["discs"] if d["level"] == level)
+    centre = np.array(disc["center_lps"])
+    k = slice_through(volume, centre)
+    t, values = sample_line(volume, labels, k, centre, -np.array(disc["axes_lps"]["anterior"]), 70.0)
+    run = first_run(t, values, canal_labels)
+    return 0.0 if run is None else run[1] - run[0]
+
+
+def centroid_lps(volume: Volume, labels: NDArray, label: int) -> NDArray | None:
+    index = np.argwhere(labels == label)
+    if index.size == 0:
+        return None
+    return volume.index_to_lps(index.mean(axis=0))
+
+
+def touches_border(labels: NDArray, label: int) -> bool:
+    mask = labels == label
+    return bool(
+        mask[0].any()
+        or mask[-1].any()
+        or mask[:, 0].any()
+        or mask[:, -1].any()
+        or mask[:, :, 0].any()
+        or mask[:, :, -1].any()
+    )
