@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from dicomnode.config import Settings
@@ -45,6 +45,21 @@ class Scheduler:
         self.db = db
         self.queue = queue
         self.pipeline_version = pipeline_version
+
+    def resume_after_restart(self) -> int:
+        """Restart the quiet-period clock of series still receiving when the node starts.
+
+        While the node was down no sender could reach it, so silence during the outage says nothing
+        about completeness: without this, a series interrupted by a crash would be queued on its partial
+        instance set the moment the node came back, before the PACS resends the rest.
+        """
+        now = utcnow()
+        with self.db.session() as session:
+            result = session.execute(
+                update(Series).where(Series.state == SeriesState.receiving, Series.last_received_at < now)
+                .values(last_received_at=now)
+            )
+            return int(result.rowcount or 0)
 
     def tick(self, now: dt.datetime | None = None) -> int:
         """One pass; returns the number of series decided. Safe to run on several nodes at once."""

@@ -107,9 +107,12 @@ class Node:
         released = queue.release_dead_local_workers()
         if released:
             log.warning("%d job(s) of a previous run re-queued", released)
+        tick = Scheduler(settings, self.db, queue, version)
+        resumed = tick.resume_after_restart()
+        if resumed:
+            log.info("%d series were still receiving: their quiet period starts again now", resumed)
         self.receiver = Receiver(settings, self.db, store)
         self.receiver.start()
-        tick = Scheduler(settings, self.db, queue, version)
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self.scheduler.add_job(self._safe(tick.tick), "interval", seconds=settings.series.tick_interval_s,
                                max_instances=1, coalesce=True, id="series-tick")
@@ -145,7 +148,8 @@ class Node:
         if self._stopped.is_set():
             return
         self._stopped.set()
-        log.info("stopping")
+        if self.receiver is not None:
+            log.info("stopping")
         if self.receiver is not None:
             self.receiver.stop()
         if self.scheduler is not None:
