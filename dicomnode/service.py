@@ -116,13 +116,12 @@ class Node:
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self.scheduler.add_job(self._safe(tick.tick), "interval", seconds=settings.series.tick_interval_s,
                                max_instances=1, coalesce=True, id="series-tick")
+        self.scheduler.start()
         if settings.destinations:
             from dicomnode.send import Sender
 
             self.sender = Sender(settings, self.db, store)
-            self.scheduler.add_job(self._safe(self.sender.tick), "interval", seconds=1.0, max_instances=1,
-                                   coalesce=True, id="delivery-tick")
-        self.scheduler.start()
+            self.sender.start()
         if analyse is not None:
             runner = JobRunner(settings, self.db, store, analyse)
             for index in range(settings.pipeline.workers):
@@ -154,6 +153,8 @@ class Node:
             self.receiver.stop()
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
+        if self.sender is not None:
+            self.sender.stop()
         for worker in self.workers:
             worker.stop()
         for thread in self.threads:

@@ -91,8 +91,8 @@ def retry(
     config: ConfigOption = None,
 ) -> None:
     """Revive a dead job or a dead delivery."""
+    from dicomnode.send import make_outbox
     from dicomnode.service import make_queue
-    from storage.outbox import Outbox
 
     settings = settings_or_exit(config)
     db, _ = _open(settings)
@@ -103,10 +103,7 @@ def retry(
             raise fail(f"job {job_id} does not exist or is not dead/failed")
         console.print(f"job {job_id} queued again")
         return
-    d = settings.delivery
-    outbox = Outbox(db, max_attempts=d.max_attempts, rejected_max_attempts=d.rejected_max_attempts,
-                    backoff_initial_s=d.backoff_initial_s, backoff_max_s=d.backoff_max_s)
-    if not outbox.retry(delivery or 0):
+    if not make_outbox(settings, db).retry(delivery or 0):
         raise fail(f"delivery {delivery} does not exist or is not dead")
     console.print(f"delivery {delivery} pending again")
 
