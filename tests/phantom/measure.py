@@ -48,9 +48,7 @@ def first_run(t: NDArray, values: NDArray, wanted: set[int]) -> tuple[float, flo
     return t[first] - STEP / 2, t[last - 1] + STEP / 2
 
 
-def wall_point(
-    volume: Volume, labels: NDArray, k: int, label: int, point: NDArray, anterior: NDArray
-) -> NDArray:
+def wall_point(volume: Volume, labels: NDArray, k: int, label: int, point: NDArray, anterior: NDArray) -> NDArray:
     """Where a line along ``anterior`` through ``point`` first enters ``label`` (the posterior wall)."""
     start = np.asarray(point) - 12.0 * in_plane(volume, anterior)
     t, values = sample_line(volume, labels, k, start, anterior, 24.0)

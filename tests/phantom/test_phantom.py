@@ -82,9 +82,7 @@ def test_label_centroids_match_truth_in_every_orientation(geometry: dict) -> Non
             continue
         found = measure.centroid_lps(case.volume, case.labels, entry["label"])
         assert found is not None
-        assert np.linalg.norm(found - np.array(entry["centroid_lps"])) < 2.5, entry.get(
-            "name", entry.get("level")
-        )
+        assert np.linalg.norm(found - np.array(entry["centroid_lps"])) < 2.5, entry.get("name", entry.get("level"))
         checked += 1
     assert checked >= 8
 
