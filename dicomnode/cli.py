@@ -26,3 +26,7 @@ app.add_typer(db_app, name="db")
 from dicomnode.commands.phantom import phantom  # noqa: E402
 
 app.command("phantom")(phantom)
+
+from dicomnode.commands.process import process  # noqa: E402
+
+app.command("process")(process)

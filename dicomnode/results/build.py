@@ -55,10 +55,11 @@ def build_outputs(
     if settings.picture:
         outputs.extend(build_pictures(loaded, analysis, segments, uids, settings, created))
     if settings.gsps:
-        outputs.append(build_presentation_state(loaded, analysis, segments, uids, settings, created))
-    log.info(
-        "built %d result objects: %d segments, %d levels", len(outputs), len(segments), len(analysis.levels)
-    )
+        try:
+            outputs.append(build_presentation_state(loaded, analysis, segments, uids, settings, created))
+        except ValueError as exc:  # an optional output must not fail the job
+            log.warning("no presentation state for this series: %s", exc)
+    log.info("built %d result objects: %d segments, %d levels", len(outputs), len(segments), len(analysis.levels))
     return outputs
 
 

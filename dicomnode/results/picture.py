@@ -231,9 +231,7 @@ def render_slice(
     low, high = window
     grey8 = np.clip((grey - low) / (high - low) * 255.0, 0, 255).astype(np.uint8)
     image = Image.fromarray(grey8).resize((out_w, out_h), Image.Resampling.BILINEAR).convert("RGB")
-    labels_big = np.asarray(
-        Image.fromarray(plane.astype(np.uint8)).resize((out_w, out_h), Image.Resampling.NEAREST)
-    )
+    labels_big = np.asarray(Image.fromarray(plane.astype(np.uint8)).resize((out_w, out_h), Image.Resampling.NEAREST))
     rgb = np.asarray(image).copy()
     thickness = max(1, round(height / 300))
     for seg in segments:
@@ -323,9 +321,7 @@ def _table_width(big, small, analysis: SpineAnalysis) -> int:
     return int(max(sum(widths), big.getlength("Grades per level") + 10))
 
 
-def _draw_table(
-    draw: ImageDraw.ImageDraw, analysis: SpineAnalysis, x0: int, y0: int, big, small, height: int
-) -> None:
+def _draw_table(draw: ImageDraw.ImageDraw, analysis: SpineAnalysis, x0: int, y0: int, big, small, height: int) -> None:
     draw.text((x0, y0), "Grades per level", font=big, fill=(255, 255, 255), anchor="la")
     row_h = int(small.size * 1.45) if hasattr(small, "size") else 18
     y = y0 + int(row_h * 1.6)
@@ -487,6 +483,8 @@ def build_presentation_state(
         )
     kwargs = _common_kwargs(loaded.reference, settings, created)
     low, high = _window(volume.array, analysis.label_map)
+    if loaded.is_multiframe:
+        kwargs["modality_lut_transformation"] = _multiframe_modality_lut(loaded.reference)
     gsps = hd.pr.GrayscaleSoftcopyPresentationState(
         referenced_images=list(loaded.datasets),
         series_instance_uid=uids.uid("gsps.series"),
@@ -502,9 +500,7 @@ def build_presentation_state(
         graphic_annotations=annotations,
         graphic_layers=[layer],
         voi_lut_transformations=[
-            hd.pr.SoftcopyVOILUTTransformation(
-                window_center=(low + high) / 2, window_width=max(high - low, 1.0)
-            )
+            hd.pr.SoftcopyVOILUTTransformation(window_center=(low + high) / 2, window_width=max(high - low, 1.0))
         ],
         series_description=settings.gsps_series_description,
         **{k: v for k, v in kwargs.items() if k not in ("content_date", "content_time")},
@@ -512,6 +508,35 @@ def build_presentation_state(
     set_body_part(gsps, loaded.reference)
     _restore_character_set(gsps, loaded.reference)
     return gsps
+
+
+def _multiframe_modality_lut(ds: Dataset) -> hd.ModalityLUTTransformation:
+    """The one rescale of an Enhanced MR object, for the GSPS Modality LUT (PS3.3 C.11.1).
+
+    A presentation state applies one Modality LUT to every frame; highdicom only looks in the shared
+    functional groups, while many scanners repeat an identical rescale per frame. Differing per-frame
+    rescales cannot be expressed, so that case raises and the caller leaves the GSPS out.
+    """
+    pairs = set()
+    groups = ds.get("PerFrameFunctionalGroupsSequence") or []
+    shared = (ds.get("SharedFunctionalGroupsSequence") or [Dataset()])[0]
+    for frame in groups or [Dataset()]:
+        item = frame if "PixelValueTransformationSequence" in frame else shared
+        seq = item.get("PixelValueTransformationSequence")
+        if seq:
+            pairs.add(
+                (
+                    float(seq[0].get("RescaleSlope", 1.0)),
+                    float(seq[0].get("RescaleIntercept", 0.0)),
+                    str(seq[0].get("RescaleType", "US") or "US"),
+                )
+            )
+        else:
+            pairs.add((1.0, 0.0, "US"))
+    if len(pairs) != 1:
+        raise ValueError("frames have different rescale slopes/intercepts; a GSPS cannot describe them")
+    slope, intercept, rescale_type = pairs.pop()
+    return hd.ModalityLUTTransformation(rescale_intercept=intercept, rescale_slope=slope, rescale_type=rescale_type)
 
 
 def set_body_part(ds: Dataset, reference: Dataset) -> None:

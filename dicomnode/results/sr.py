@@ -64,9 +64,7 @@ def _measurements(items: Sequence[Measurement], site: hd.sr.FindingSite | None) 
 
 def _evaluations(grades: Sequence[Grade]) -> list[hd.sr.QualitativeEvaluation]:
     return [
-        hd.sr.QualitativeEvaluation(
-            name=dn_codes.grade_concept(g.name), value=dn_codes.grade_value(g.name, g.value)
-        )
+        hd.sr.QualitativeEvaluation(name=dn_codes.grade_concept(g.name), value=dn_codes.grade_value(g.name, g.value))
         for g in grades
     ]
 
@@ -140,9 +138,7 @@ def build_report(
     """Build the SR; every group's tracking UID is its SEG segment's, so viewers can link the two."""
     by_label = {s.label: s for s in segments}
     by_name = {s.name: s for s in segments}
-    algorithm = hd.sr.AlgorithmIdentification(
-        name=analysis.algorithm_name, version=analysis.algorithm_version
-    )
+    algorithm = hd.sr.AlgorithmIdentification(name=analysis.algorithm_name, version=analysis.algorithm_version)
     groups: list = []
     for level in analysis.levels:
         groups.append(_level_group(level, by_label, seg, uids, algorithm))
@@ -154,14 +150,10 @@ def build_report(
         # was segmented, one group per segment, or a single spine group when nothing was found.
         for segment in segments:
             groups.append(
-                _group(
-                    segment, seg, segment.tracking_id, segment.tracking_uid, segment.code, [], [], algorithm
-                )
+                _group(segment, seg, segment.tracking_id, segment.tracking_uid, segment.code, [], [], algorithm)
             )
         if not groups:
-            groups.append(
-                _group(None, None, "spine", uids.uid("sr.spine"), dn_codes.SPINE_CODE, [], [], algorithm)
-            )
+            groups.append(_group(None, None, "spine", uids.uid("sr.spine"), dn_codes.SPINE_CODE, [], [], algorithm))
 
     device = hd.sr.ObserverContext(
         observer_type=codes.DCM.Device,
@@ -267,6 +259,4 @@ def _vertebra_group(
     code = segment.code if segment else dn_codes.structure_code(vertebra.label, vertebra.name)
     tracking_uid = segment.tracking_uid if segment else uids.uid(f"segment.{vertebra.label}")
     tracking_id = segment.tracking_id if segment else f"{vertebra.name} vertebra"
-    return _group(
-        segment, seg, tracking_id, tracking_uid, code, vertebra.grades, vertebra.measurements, algorithm
-    )
+    return _group(segment, seg, tracking_id, tracking_uid, code, vertebra.grades, vertebra.measurements, algorithm)

@@ -29,9 +29,7 @@ def validate_uid(uid: str) -> str:
         raise ValueError(f"a UID has 1..64 characters, got {len(uid)}: {uid!r}")
     for component in uid.split("."):
         if not _COMPONENT.match(component):
-            raise ValueError(
-                f"UID component {component!r} of {uid!r} is empty, non-numeric or has a leading 0"
-            )
+            raise ValueError(f"UID component {component!r} of {uid!r} is empty, non-numeric or has a leading 0")
     return uid
 
 

@@ -113,9 +113,7 @@ def phantom_intensity(label_map: NDArray[np.uint8], rng: np.random.Generator) ->
     return np.clip(image, 0, 4095).astype(np.uint16)
 
 
-def _base_dataset(
-    conv: Convention, *, patient_name: str, study_uid: str, series_uid: str, for_uid: str
-) -> Dataset:
+def _base_dataset(conv: Convention, *, patient_name: str, study_uid: str, series_uid: str, for_uid: str) -> Dataset:
     ds = Dataset()
     ds.SpecificCharacterSet = "ISO_IR 192"
     ds.PatientName = patient_name
@@ -211,9 +209,7 @@ def write_series(
     paths = []
     for instance, k in enumerate(order, start=1):
         ipp, pixels = slices[k]
-        ds = _base_dataset(
-            conv, patient_name=patient_name, study_uid=study_uid, series_uid=series_uid, for_uid=for_uid
-        )
+        ds = _base_dataset(conv, patient_name=patient_name, study_uid=study_uid, series_uid=series_uid, for_uid=for_uid)
         ds.SOPClassUID = MR_IMAGE_STORAGE
         ds.SOPInstanceUID = generate_uid()
         ds.InstanceNumber = instance
@@ -252,9 +248,7 @@ def _write_enhanced(
     series_uid,
     for_uid,
 ) -> Path:
-    ds = _base_dataset(
-        conv, patient_name=patient_name, study_uid=study_uid, series_uid=series_uid, for_uid=for_uid
-    )
+    ds = _base_dataset(conv, patient_name=patient_name, study_uid=study_uid, series_uid=series_uid, for_uid=for_uid)
     ds.SOPClassUID = ENHANCED_MR_IMAGE_STORAGE
     ds.SOPInstanceUID = generate_uid()
     ds.InstanceNumber = 1
@@ -424,9 +418,7 @@ def make_analysis(volume: Volume, label_map: NDArray[np.uint8] | None = None) ->
             ],
         ),
     ]
-    qc = QualityControl(
-        naming_certain=True, anchors=("sacrum",), region="lumbar", warnings=["synthetic phantom"]
-    )
+    qc = QualityControl(naming_certain=True, anchors=("sacrum",), region="lumbar", warnings=["synthetic phantom"])
     return SpineAnalysis(
         label_map=label_map.astype(np.uint8),
         structures=structures,

@@ -207,14 +207,11 @@ def test_any_set_of_levels_is_coded(
     outputs = build_outputs(loaded, analysis, JOB_KEY, ResultSettings(uid_root=TEST_UID_ROOT, picture=False))
     seg = _read_back(_seg(outputs), tmp_path)
     by_label = {
-        seg.get_segment_description(n).segment_label: seg.get_segment_description(n)
-        for n in seg.segment_numbers
+        seg.get_segment_description(n).segment_label: seg.get_segment_description(n) for n in seg.segment_numbers
     }
     for name, value in expected.items():
         assert by_label[name].segmented_property_type.value == value, name
-    private = [
-        d for d in by_label.values() if d.segmented_property_type.scheme_designator == codes.PRIVATE_SCHEME
-    ]
+    private = [d for d in by_label.values() if d.segmented_property_type.scheme_designator == codes.PRIVATE_SCHEME]
     if private:
         declared = [i.CodingSchemeDesignator for i in seg.CodingSchemeIdentificationSequence]
         assert codes.PRIVATE_SCHEME in declared

@@ -14,9 +14,7 @@ from tests.results.factory import CONVENTIONS, Convention, expected_label_map, p
 
 def test_slices_are_sorted_by_position_along_the_normal_not_instance_number(loaded: LoadedSeries) -> None:
     vol = loaded.volume
-    positions = [
-        np.asarray(ds.ImagePositionPatient, dtype=float) @ vol.direction[:, 0] for ds in loaded.datasets
-    ]
+    positions = [np.asarray(ds.ImagePositionPatient, dtype=float) @ vol.direction[:, 0] for ds in loaded.datasets]
     assert np.all(np.diff(positions) > 0)
     assert vol.shape == (9, 64, 64)
     assert vol.spacing == pytest.approx((3.0, 2.0, 2.0), abs=1e-3)

@@ -1,0 +1,71 @@
+"""`dicomnode process DIR --out OUT` writes SEG, SR, pictures and findings.json, reproducibly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pydicom
+import pytest
+from typer.testing import CliRunner
+
+from dicomnode.cli import app
+from dicomnode.commands import process as process_module
+from tests.results.factory import CONVENTIONS, make_analysis, write_series
+
+
+@pytest.fixture(scope="module")
+def series_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One series is enough here: the conventions are covered by the builder tests."""
+    folder = tmp_path_factory.mktemp("process-src")
+    write_series(folder, CONVENTIONS[2])
+    return folder
+
+
+@pytest.fixture
+def fake_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stand in for pipeline.analyse (model weights are not needed to test the command)."""
+    monkeypatch.setattr(process_module, "_default_analyse", lambda: make_analysis)
+
+
+def test_process_writes_every_output(series_dir: Path, tmp_path: Path, fake_pipeline: None) -> None:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["process", str(series_dir), "--out", str(out), "--gsps"])
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [
+        "findings.json",
+        "gsps-1.dcm",
+        "picture-1.dcm",
+        "picture-2.dcm",
+        "picture-3.dcm",
+        "seg-1.dcm",
+        "sr-1.dcm",
+    ]
+    findings = json.loads((out / "findings.json").read_text())
+    assert [lv["level"] for lv in findings["levels"]] == ["L3/L4", "L4/L5", "L5/S1"]
+    assert "Not for primary diagnosis" in findings["disclaimer"]
+    assert "L4/L5" in result.output and "Müller" not in result.output  # no patient identifiers printed
+
+
+def test_process_is_reproducible(series_dir: Path, tmp_path: Path, fake_pipeline: None) -> None:
+    uids = []
+    for run in ("a", "b"):
+        out = tmp_path / run
+        result = CliRunner().invoke(app, ["process", str(series_dir), "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        uids.append(pydicom.dcmread(out / "seg-1.dcm").SOPInstanceUID)
+    assert uids[0] == uids[1]
+
+
+def test_process_refuses_a_broken_series_with_a_clear_message(tmp_path: Path, fake_pipeline: None) -> None:
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(app, ["process", str(tmp_path / "empty"), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "no DICOM image files" in result.output
+
+
+def test_process_refuses_a_bad_uid_root(series_dir: Path, tmp_path: Path, fake_pipeline: None) -> None:
+    result = CliRunner().invoke(app, ["process", str(series_dir), "--out", str(tmp_path), "--uid-root", "1.02"])
+    assert result.exit_code == 2
+    assert "uid_root" in result.output
