@@ -8,6 +8,7 @@ merely runs long is left alone. Outputs have UIDs derived from the job key, so a
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -49,12 +50,15 @@ class JobRunner:
         return [self.store.absolute(path) for path in rows]
 
     def run(self, job: ClaimedJob) -> str:
-        from dicomnode.results.build import build_outputs, output_settings
+        from dicomnode.results.build import build_outputs
+        from dicomnode.results.settings import output_settings
         from dicomnode.series_loader import load_series
 
         loaded = load_series(self.source_paths(job.series_id))
         analysis = self.analyse(loaded.volume)
-        datasets = build_outputs(loaded, analysis, job.job_key, output_settings(self.settings.outputs))
+        created = job.created_at.replace(tzinfo=dt.UTC)
+        datasets = build_outputs(loaded, analysis, job.job_key, output_settings(self.settings.outputs),
+                                 created=created)
         folder = self.store.outbox / f"job-{job.id}"
         folder.mkdir(parents=True, exist_ok=True)
         files = [self._write_dataset(folder, dataset) for dataset in datasets]

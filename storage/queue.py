@@ -55,6 +55,8 @@ class ClaimedJob:
     series_uid: str
     attempt: int
     worker_id: str
+    created_at: dt.datetime
+    """When the job was queued; outputs take their content dates from it, so a rerun is identical."""
 
 
 class JobQueue:
@@ -113,7 +115,8 @@ class JobQueue:
             record_event(session, "job_started", f"attempt {job.attempts} by {worker_id}", job_id=job.id,
                          series_id=job.series_id)
             series_uid = session.scalar(select(Series.series_uid).where(Series.id == job.series_id))
-            return ClaimedJob(job.id, job.job_key, job.series_id, series_uid or "", job.attempts, worker_id)
+            return ClaimedJob(job.id, job.job_key, job.series_id, series_uid or "", job.attempts, worker_id,
+                              job.created_at)
 
     def heartbeat(self, job: ClaimedJob) -> bool:
         """Extend the lease; False if the job is no longer ours (it expired and went to someone else)."""
