@@ -8,6 +8,7 @@ proportional to the structures' size rather than to the field of view.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,8 +25,19 @@ class Grid:
     """Rows are the displacement (mm, body coordinates) of one index step along k, j, i."""
     shape: tuple[int, int, int]
 
+    @cached_property
+    def bounds(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Axis-aligned body-space box around all grid points (for a quick rejection test)."""
+        last = np.asarray(self.shape, dtype=np.float64) - 1
+        corners = np.array([[a, b, c] for a in (0, last[0]) for b in (0, last[1]) for c in (0, last[2])])
+        points = self.origin + corners @ self.steps
+        return points.min(axis=0), points.max(axis=0)
+
     def block(self, lo: NDArray[np.floating], hi: NDArray[np.floating]) -> Block | None:
         """Index block covering the axis-aligned box ``lo..hi`` (body mm), or None when disjoint."""
+        grid_lo, grid_hi = self.bounds
+        if np.any(np.asarray(hi) < grid_lo) or np.any(np.asarray(lo) > grid_hi):
+            return None
         corners = np.array(
             [[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]
         )

@@ -342,8 +342,12 @@ def disc_frame(upper: Vertebra, lower: Vertebra) -> tuple[Vec, Vec]:
     The centre is the midpoint of the two endplate centres; the frame is the mean of the two vertebral
     frames, re-orthonormalised, so its w axis is the disc axis and v its AP axis.
     """
+    cache = upper.__dict__.setdefault("_disc_frames", {})
+    if id(lower) in cache and cache[id(lower)][0] is lower:
+        return cache[id(lower)][1]
     centre = 0.5 * (upper.point(0, 0, -upper.height / 2) + lower.point(0, 0, lower.height / 2))
     mean = upper.frame + lower.frame
     u, _, vt = np.linalg.svd(mean)
     frame = u @ vt
+    cache[id(lower)] = (lower, (centre, frame))
     return centre, frame

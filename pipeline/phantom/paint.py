@@ -587,9 +587,10 @@ def paint_sacrum_extras(canvas: Canvas, spine: Spine, detail: bool) -> None:
 def paint_spine(canvas: Canvas, spine: Spine, roots: NDArray, detail: bool = True) -> None:
     """Paint every structure of the spine onto the canvas (background first, if any, by the caller)."""
     verts = spine.vertebrae
-    nodes = canal_nodes(spine, 0.0)
-    conus = conus_arc_length(spine, nodes)
-    nodes = canal_nodes(spine, conus)
+    nodes = spine.__dict__.get("_canal_nodes")
+    if nodes is None:
+        nodes = canal_nodes(spine, conus_arc_length(spine, canal_nodes(spine, 0.0)))
+        spine.__dict__["_canal_nodes"] = nodes
     paint_canal(canvas, nodes, roots, detail)
     for disc in spine.discs:
         paint_disc(canvas, disc, verts[disc.upper], verts[disc.lower], detail)

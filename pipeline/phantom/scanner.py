@@ -126,7 +126,7 @@ def plan_series(rng: np.random.Generator, spine: Spine, region: str, contrast: s
             options.get("matrix")
             or rng.choice([256, 320, 384, 448, 512, 640], p=[0.1, 0.25, 0.25, 0.1, 0.25, 0.05])
         )
-        if region == "whole":
+        if region == "whole" and not options.get("matrix"):
             rows = 640
         pixel = float(np.clip(fov_si / rows, 0.4, 1.2))
     rows = int(np.clip(round(fov_si / pixel / 16) * 16, 256, 640))
