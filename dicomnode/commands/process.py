@@ -72,7 +72,10 @@ def process(
         except SeriesLoadError as exc:
             raise fail(f"{series_dir}: {exc}", 2) from None
         progress.update(task, advance=1, description=f"analysing {loaded.volume.shape[0]} slices")
-        analysis = _default_analyse()(loaded.volume)
+        try:
+            analysis = _default_analyse()(loaded.volume)
+        except Exception as exc:  # model missing, out of memory...: one line for the admin, not a trace
+            raise fail(f"analysis failed: {type(exc).__name__}: {exc}", 1) from None
         progress.update(task, advance=1, description="building SEG, SR and pictures")
         key = job_key or offline_job_key(loaded, analysis)
         outputs = build_outputs(loaded, analysis, key, settings)

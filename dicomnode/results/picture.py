@@ -184,10 +184,11 @@ def _slice_labels(
     projection: NDArray[np.integer],
     segments: list[SegmentInfo],
 ) -> list[tuple[SegmentInfo, float, float, float, float]]:
-    """Per structure: (segment, centre row, centre column, anterior-most and posterior-most column).
+    """Per structure: (segment, centre row, centre column, anterior and posterior edge at that row).
 
     Uses the structure's pixels on this slice, or -- if it misses the slice -- its projection through
-    the stack, so every level still gets its name. Columns are display columns (anterior = small).
+    the stack, so every level still gets its name. The edges are taken on the rows around the centre
+    (a tilted sacrum's leftmost point is far above its centre), in display columns (anterior = small).
     """
     out = []
     for seg in segments:
@@ -199,7 +200,12 @@ def _slice_labels(
         if not mask.any():
             continue
         ys, xs = np.nonzero(mask)
-        out.append((seg, float(ys.mean()), float(xs.mean()), float(xs.min()), float(xs.max())))
+        cy, cx = float(ys.mean()), float(xs.mean())
+        row = round(cy)
+        near = np.nonzero(mask[max(0, row - 1) : row + 2])[1]
+        if near.size == 0:
+            near = xs
+        out.append((seg, cy, cx, float(near.min()), float(near.max())))
     return out
 
 
@@ -220,6 +226,7 @@ def render_slice(
     grey = view.image(volume_array[k].astype(np.float32))
     plane = view.image(label_map[k])
     projection = view.image(_projection(label_map))
+    canal_any = view.image(np.isin(label_map, (labels.CANAL, labels.CORD)).any(axis=0))
 
     panel_h = height - header - footer
     disp_h, disp_w = view.display_shape
@@ -253,33 +260,29 @@ def render_slice(
     draw.text((width / 2, (header - 4) / 2), BANNER, font=big, fill=(255, 255, 255), anchor="mm")
     draw.text((6, height - footer / 2), caption, font=small, fill=(200, 200, 200), anchor="lm")
 
-    for seg, cy, cx, x_min, x_max in _slice_labels(plane, projection, segments):
-        y = header + (cy + 0.5) * sy
-        colour = seg_rgb(seg)
-        if seg.kind == "vertebra":
-            x = margin_left + x_min * sx - 6
-            draw.text(
-                (max(x, 2), y),
-                seg.name,
-                font=big,
-                fill=colour,
-                anchor="rm",
-                stroke_width=2,
-                stroke_fill=(0, 0, 0),
-            )
-        else:
-            # Disc names go behind the canal: the posterior edge of the canal at this height, or the disc.
-            right = _posterior_edge(projection, cy, cx, x_max)
-            x = margin_left + (right + 1) * sx + 6
-            draw.text(
-                (min(x, margin_left + out_w + 4), y),
-                seg.name,
-                font=small,
-                fill=colour,
-                anchor="lm",
-                stroke_width=2,
-                stroke_fill=(0, 0, 0),
-            )
+    placed = _slice_labels(plane, projection, segments)
+    for kind, font, side in (("vertebra", big, "left"), ("disc", small, "right")):
+        items = [p for p in placed if p[0].kind == kind]
+        targets = [header + (cy + 0.5) * sy for _, cy, _, _, _ in items]
+        line_h = (font.size if hasattr(font, "size") else 14) + 2
+        if items and len(items) * line_h > panel_h:  # whole spine: shrink rather than overflow
+            line_h = max(11.0, panel_h / len(items))
+            font = _font(int(line_h) - 1)
+        ys = spread_labels(targets, line_h, header + line_h / 2, height - footer - line_h / 2)
+        for (seg, cy, cx, x_min, x_max), target, y in zip(items, targets, ys, strict=True):
+            colour = seg_rgb(seg)
+            if side == "left":  # vertebra names anterior of the body
+                edge = margin_left + x_min * sx
+                x = max(edge - 8, 2 + font.getlength(seg.name))
+                anchor = "rm"
+            else:  # disc names behind the canal at this height
+                edge = margin_left + (_posterior_edge(canal_any, cy, cx, x_max) + 1) * sx
+                x = min(edge + 8, margin_left + out_w + 4)
+                anchor = "lm"
+            if abs(y - target) > 2:  # moved to avoid a neighbour: a leader line shows where it belongs
+                tip = x + 2 if side == "left" else x - 2
+                draw.line((tip, y, edge, target), fill=colour, width=1)
+            draw.text((x, y), seg.name, font=font, fill=colour, anchor=anchor, stroke_width=2, stroke_fill=(0, 0, 0))
 
     _draw_table(
         draw,
@@ -291,6 +294,48 @@ def render_slice(
         height=height - footer,
     )
     return np.asarray(canvas)
+
+
+def spread_labels(targets: list[float], spacing: float, low: float, high: float) -> list[float]:
+    """Label rows as close as possible to ``targets`` but at least ``spacing`` apart, within bounds.
+
+    Clusters of colliding labels are centred on their targets' mean and grown until no two clusters
+    overlap (the pool-adjacent-violators idea), so a crowded cervical spine fans out evenly instead of
+    pushing every label below it downwards.
+    """
+    if not targets:
+        return []
+    order = sorted(range(len(targets)), key=lambda i: targets[i])
+    clusters: list[list[int]] = []
+    for index in order:
+        clusters.append([index])
+        while len(clusters) > 1:
+            previous, current = clusters[-2], clusters[-1]
+            prev_end = _cluster_start(previous, targets, spacing) + (len(previous) - 1) * spacing
+            if _cluster_start(current, targets, spacing) - prev_end >= spacing:
+                break
+            clusters[-2:] = [previous + current]
+    out = [0.0] * len(targets)
+    for cluster in clusters:
+        start = _cluster_start(cluster, targets, spacing)
+        for position, index in enumerate(cluster):
+            out[index] = start + position * spacing
+    # Keep inside the panel: push down from the top edge, then up from the bottom edge.
+    ranked = sorted(range(len(out)), key=lambda i: out[i])
+    floor = low
+    for index in ranked:
+        out[index] = max(out[index], floor)
+        floor = out[index] + spacing
+    ceiling = high
+    for index in reversed(ranked):
+        out[index] = min(out[index], ceiling)
+        ceiling = out[index] - spacing
+    return out
+
+
+def _cluster_start(cluster: list[int], targets: list[float], spacing: float) -> float:
+    centre = sum(targets[i] for i in cluster) / len(cluster)
+    return centre - (len(cluster) - 1) * spacing / 2
 
 
 def seg_rgb(seg: SegmentInfo) -> tuple[int, int, int]:
@@ -305,12 +350,12 @@ def _projection(label_map: NDArray[np.integer]) -> NDArray[np.integer]:
     return np.where(nonzero.any(axis=0), proj, 0)
 
 
-def _posterior_edge(projection: NDArray[np.integer], cy: float, cx: float, x_max: float) -> float:
-    """Display column just behind the canal at row ``cy`` (or the disc's own edge if no canal)."""
-    row = projection[round(cy)]
-    canal = np.flatnonzero(row == labels.CANAL)
-    canal = canal[canal > cx]
-    return float(canal.max()) if canal.size else x_max
+def _posterior_edge(canal: NDArray[np.bool_], cy: float, cx: float, x_max: float) -> float:
+    """Display column just behind the canal (any slice) at row ``cy``, or the disc's own edge."""
+    row = canal[min(max(round(cy), 0), canal.shape[0] - 1)]
+    columns = np.flatnonzero(row)
+    columns = columns[columns > cx]
+    return float(max(columns.max(), x_max)) if columns.size else x_max
 
 
 def _table_width(big, small, analysis: SpineAnalysis) -> int:

@@ -53,6 +53,10 @@ class SegmentInfo:
     tracking_id: str
 
 
+def _known(label: int) -> bool:
+    return labels.is_vertebra(label) or labels.is_disc(label) or label in (labels.CANAL, labels.CORD)
+
+
 def _kind(label: int) -> str:
     if labels.is_vertebra(label):
         return "vertebra"
@@ -73,12 +77,18 @@ def _order_key(label: int, name: str) -> tuple[int, int]:
 def plan_segments(analysis: SpineAnalysis, uids: UidFactory) -> list[SegmentInfo]:
     """Number the segments, one per label value present in the label map.
 
+    Label values outside the contract of :mod:`pipeline.labels` are left out with a warning.
     A structure the analysis lists without voxels gets no segment (a SEG segment must have pixels to
     be useful, and its SR group would reference nothing); a label value in the map that the analysis
     does not list still gets a segment, named by :func:`pipeline.labels.label_name`, so no voxel of the
     label map is silently dropped.
     """
     present = {int(v) for v in np.unique(analysis.label_map) if v != 0}
+    unknown = sorted(v for v in present if not _known(v))
+    if unknown:
+        # Outside the label contract (pipeline.labels): no code, no name we could stand behind.
+        log.warning("label values %s are not vertebra/disc/canal/cord labels; not written to the SEG", unknown)
+        present -= set(unknown)
     names = {s.label: s.name for s in analysis.structures}
     for s in analysis.structures:
         if s.label not in present:

@@ -300,7 +300,9 @@ def make_analysis(volume: Volume, label_map: NDArray[np.uint8] | None = None) ->
         label_map = expected_label_map(volume)
     structures = []
     for value in np.unique(label_map):
-        if value == 0:
+        if value == 0 or not (
+            labels.is_vertebra(int(value)) or labels.is_disc(int(value)) or value in (labels.CANAL, labels.CORD)
+        ):
             continue
         idx = np.argwhere(label_map == value).astype(float)
         centroid_index = idx.mean(axis=0)

@@ -109,3 +109,15 @@ def test_gsps_names_sit_on_their_structures(
 def test_picture_written_and_read_back(written: dict) -> None:
     ds = pydicom.dcmread(written["picture"][0])
     assert ds.pixel_array.shape[-1] == 3
+
+
+def test_crowded_labels_spread_apart_but_stay_near_and_inside() -> None:
+    from dicomnode.results.picture import spread_labels
+
+    targets = [100.0, 101.0, 102.0, 300.0]
+    ys = spread_labels(targets, 15.0, 10.0, 500.0)
+    assert all(b - a >= 15.0 - 1e-9 for a, b in zip(sorted(ys), sorted(ys)[1:], strict=False))
+    assert ys[3] == 300.0  # an uncrowded label stays on its structure
+    assert abs(sum(ys[:3]) / 3 - 101.0) < 1e-9  # a crowded group stays centred on its structures
+    edge = spread_labels([5.0, 6.0, 495.0, 496.0], 15.0, 10.0, 500.0)
+    assert min(edge) >= 10.0 and max(edge) <= 500.0

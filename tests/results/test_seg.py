@@ -235,3 +235,17 @@ def test_structure_without_voxels_gets_no_segment(loaded: LoadedSeries) -> None:
         ResultSettings(uid_root=TEST_UID_ROOT, picture=False, sr=False),
     )
     assert "spinal canal" not in [s.SegmentLabel for s in outputs[0].SegmentSequence]
+
+
+def test_label_values_outside_the_contract_are_left_out(loaded: LoadedSeries) -> None:
+    """E.g. a phantom's posterior-elements label 203: no code we could stand behind, so no segment."""
+    analysis = make_analysis(loaded.volume)
+    label_map = analysis.label_map.copy()
+    label_map[0, :4, :4] = 203
+    outputs = build_outputs(
+        loaded,
+        replace(analysis, label_map=label_map),
+        JOB_KEY,
+        ResultSettings(uid_root=TEST_UID_ROOT, picture=False, sr=False),
+    )
+    assert len(outputs[0].SegmentSequence) == len(analysis.structures)
