@@ -34,7 +34,7 @@ from pipeline import labels as L
 from pipeline.analyse import analyse
 from pipeline.inference import LoadedModel, load_model
 from pipeline.result import SpineAnalysis
-from pipeline.train import CONTRASTS, EVAL_SEED_BASE, REGIONS, load_real_volume, real_case_names
+from pipeline.train import CONTRASTS, EVAL_SEED_BASE, REGIONS, cv_folds, load_real_volume, real_case_names
 
 log = logging.getLogger("pipeline.evaluate")
 
@@ -126,12 +126,6 @@ def evaluate_phantoms(model: LoadedModel, count: int, start: int = 0) -> list[Se
             ",".join(s.wrong_names[:6]),
         )  # fmt: skip
     return scores
-
-
-def cv_folds(names: list[str], k: int = 5) -> list[list[str]]:
-    """Deterministic folds: fold ``i`` holds ``sorted(names)[i::k]``."""
-    ordered = sorted(names)
-    return [ordered[i::k] for i in range(k)]
 
 
 def evaluate_real_cv(weights_pattern: str, device: str) -> list[SeriesScore]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -38,9 +39,14 @@ class VertebraInstance:
     height_mm: float
     """Extent along the local spine direction."""
 
+    @cached_property
+    def points(self) -> NDArray[np.intp]:
+        """Voxel indices of the mask (computed once: masks are full-grid and argwhere is not free)."""
+        return _argwhere(self.mask)
+
     @property
     def volume_voxels(self) -> int:
-        return int(self.mask.sum())
+        return len(self.points)
 
 
 @dataclass
@@ -66,13 +72,27 @@ class SpineInstances:
     warnings: list[str] = field(default_factory=list)
 
 
+def _argwhere(mask: NDArray[np.bool_]) -> NDArray[np.intp]:
+    """``np.argwhere`` restricted to the bounding box first (masks are small parts of a big grid)."""
+    if not mask.any():
+        return np.zeros((0, mask.ndim), dtype=np.intp)
+    lo, hi = [], []
+    for axis in range(mask.ndim):
+        other = tuple(a for a in range(mask.ndim) if a != axis)
+        nz = np.nonzero(mask.any(axis=other))[0]
+        lo.append(int(nz[0]))
+        hi.append(int(nz[-1]) + 1)
+    box = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
+    return np.argwhere(mask[box]) + np.asarray(lo)
+
+
 def _component_stats(mask: NDArray[np.bool_], spacing: NDArray[np.float64]) -> NDArray[np.float64]:
-    idx = np.argwhere(mask)
+    idx = _argwhere(mask)
     return idx.mean(axis=0) * spacing
 
 
-def _extent_along(mask: NDArray[np.bool_], spacing: NDArray[np.float64], axis: NDArray[np.float64]) -> float:
-    pts = np.argwhere(mask) * spacing
+def _extent_along(points: NDArray[np.intp], spacing: NDArray[np.float64], axis: NDArray[np.float64]) -> float:
+    pts = points * spacing
     proj = pts @ axis
     return float(np.percentile(proj, 99) - np.percentile(proj, 1)) if len(proj) else 0.0
 
@@ -82,6 +102,10 @@ def _components(mask: NDArray[np.bool_], min_voxels: int) -> list[NDArray[np.boo
     if n == 0:
         return []
     sizes = ndimage.sum_labels(np.ones_like(labelled), labelled, index=np.arange(1, n + 1))
+    # Specks far smaller than the largest components never become bodies: skip them before building
+    # full-size masks (a noisy map has hundreds).
+    reference = float(np.median(np.sort(sizes)[::-1][:5]))
+    min_voxels = max(min_voxels, int(0.1 * reference))
     slices = ndimage.find_objects(labelled)
     out = []
     for lab, (size, sl) in enumerate(zip(sizes, slices, strict=True), start=1):
@@ -108,7 +132,7 @@ def _split_component(
     mask: NDArray[np.bool_], spacing: NDArray[np.float64], axis: NDArray[np.float64], pieces: int
 ) -> list[NDArray[np.bool_]]:
     """Cut a component that holds ``pieces`` bodies at the thinnest cross-sections along ``axis``."""
-    idx = np.argwhere(mask)
+    idx = _argwhere(mask)
     proj = (idx * spacing) @ axis
     lo, hi = float(proj.min()), float(proj.max())
     bins = np.arange(lo, hi + 1.0, 1.0)
@@ -158,22 +182,25 @@ def separate_instances(
         for m in comps:
             cands.append(VertebraInstance(kind, m, _component_stats(m, sp), 0.0))  # type: ignore[arg-type]
     cands.sort(key=lambda v: v.center_mm[1])
+    cands = _drop_small_and_lateral(cands, sp, warnings)
     cands = _drop_off_curve(cands, warnings)
 
     # Heights along the local spine direction, then split components that hold several bodies.
     for _ in range(2):
         centers = [c.center_mm for c in cands]
         for i, c in enumerate(cands):
-            c.height_mm = _extent_along(c.mask, sp, _spine_axis(centers, i))
-        bodies = [c.height_mm for c in cands if c.kind == "vertebra"]
+            c.height_mm = _extent_along(c.points, sp, _spine_axis(centers, i))
+        bodies = sorted((c.height_mm for c in cands if c.kind == "vertebra"), reverse=True)
         if len(bodies) < 3:
             break
-        typical = float(np.median(bodies))
+        # Typical height from the larger half: small pieces at the edge of the view must not make a
+        # whole body look like "two bodies".
+        typical = float(np.median(bodies[: max(3, len(bodies) // 2 + 1)]))
         out: list[VertebraInstance] = []
         changed = False
         for i, c in enumerate(cands):
             pieces = round(c.height_mm / typical) if c.kind == "vertebra" else 1
-            if pieces >= 2 and c.height_mm > 1.6 * typical:
+            if pieces >= 2 and c.height_mm > 1.7 * typical:
                 axis = _spine_axis(centers, i)
                 for part in _split_component(c.mask, sp, axis, int(pieces)):
                     out.append(VertebraInstance("vertebra", part, _component_stats(part, sp), 0.0))
@@ -187,28 +214,77 @@ def separate_instances(
     cands = _merge_fragments(cands, sp)
     centers = [c.center_mm for c in cands]
     for i, c in enumerate(cands):
-        c.height_mm = _extent_along(c.mask, sp, _spine_axis(centers, i))
+        c.height_mm = _extent_along(c.points, sp, _spine_axis(centers, i))
 
     discs = _assign_discs(classes == DISC, cands, sp, min_vox // 8 + 1)
     return SpineInstances(cands, discs, warnings)
 
 
+def _drop_small_and_lateral(
+    cands: list[VertebraInstance], sp: NDArray[np.float64], warnings: list[str]
+) -> list[VertebraInstance]:
+    """Drop specks (much smaller than the typical body) and components far to one side of the spine.
+
+    A body cut by the edge of the field of view still keeps a sizeable part; a false positive in the
+    bowel or a rib head is a small fraction of a body. The reference is the median of the largest
+    components, so a view holding only small cervical bodies is judged against its own size.
+    """
+    if len(cands) < 3:
+        return cands
+    vols = np.array([c.volume_voxels for c in cands], dtype=float)
+    ref = float(np.median(np.sort(vols)[::-1][: min(5, len(vols))]))
+    big = [c for c, v in zip(cands, vols, strict=True) if v >= 0.5 * ref]
+    mid_slice = float(np.median([c.center_mm[0] for c in big]))
+    keep = []
+    for c, v in zip(cands, vols, strict=True):
+        small = v < 0.12 * ref and c.kind == "vertebra"
+        lateral = abs(c.center_mm[0] - mid_slice) > 35.0
+        if not (small or lateral) or (c.kind != "vertebra" and not lateral):
+            keep.append(c)
+    if len(keep) < len(cands):
+        warnings.append(f"ignored {len(cands) - len(keep)} small or lateral bone-like component(s)")
+    return keep
+
+
 def _drop_off_curve(cands: list[VertebraInstance], warnings: list[str]) -> list[VertebraInstance]:
-    """Drop components far from the smooth curve through the others (ribs, iliac bone, bowel)."""
+    """Keep the components on the one smooth column that holds most bone (ribs, iliac bone, bowel out).
+
+    RANSAC over triples of components: each triple defines a quadratic ``col(row)`` in the sagittal
+    plane; the curve supported by the largest total volume within 20 mm wins. Volume-weighted least
+    squares alone is pulled off the spine by one large false positive; the vote is not.
+    """
     if len(cands) < 4:
         return cands
     rows = np.array([c.center_mm[1] for c in cands])
     cols = np.array([c.center_mm[2] for c in cands])
-    weights = np.array([np.sqrt(c.volume_voxels) for c in cands], dtype=float)
-    keep = np.ones(len(cands), dtype=bool)
-    for _ in range(3):
-        deg = min(3, int(keep.sum()) - 1)
-        coef = np.polyfit(rows[keep], cols[keep], deg, w=weights[keep])
-        resid = np.abs(np.polyval(coef, rows) - cols)
-        new_keep = resid < 25.0
-        if new_keep.sum() < 3 or (new_keep == keep).all():
-            break
-        keep = new_keep
+    vols = np.array([float(c.volume_voxels) for c in cands])
+    # Only plain bodies vote: C2 and the sacrum are single, large, and tested against the curve after.
+    voters = np.array([c.kind == "vertebra" for c in cands])
+    if voters.sum() < 3:
+        voters[:] = True
+    rng = np.random.default_rng(0)
+    n = len(cands)
+    pool = np.nonzero(voters)[0]
+    best_score, best_keep = -1.0, np.ones(n, dtype=bool)
+    trials = [tuple(rng.choice(pool, 3, replace=False)) for _ in range(min(300, len(pool) ** 3))]
+    for tri in trials:
+        idx = list(tri)
+        if np.ptp(rows[idx]) < 20.0:
+            continue
+        coef = np.polyfit(rows[idx], cols[idx], 2)
+        if abs(coef[0]) > 0.01:  # sharper than any spine curvature (mm^-1 in col(row))
+            continue
+        keep = np.abs(np.polyval(coef, rows) - cols) < 20.0
+        score = float(vols[keep & voters].sum())
+        if score > best_score:
+            best_score, best_keep = score, keep
+    keep = best_keep
+    fit = keep & voters
+    if fit.sum() >= 4:
+        coef = np.polyfit(rows[fit], cols[fit], min(3, int(fit.sum()) - 2), w=np.sqrt(vols[fit]))
+        keep = np.abs(np.polyval(coef, rows) - cols) < 22.0
+    if keep.sum() < 2:
+        return cands
     if not keep.all():
         warnings.append(f"ignored {int((~keep).sum())} bone-like component(s) away from the spine")
     return [c for c, k in zip(cands, keep, strict=True) if k]

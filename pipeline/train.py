@@ -127,6 +127,12 @@ def real_case_names(root: Path = REAL_DATA) -> list[str]:
     return [m["case"] for m in manifest]
 
 
+def cv_folds(names: list[str], k: int = 5) -> list[list[str]]:
+    """Deterministic cross-validation folds: fold ``i`` holds ``sorted(names)[i::k]``."""
+    ordered = sorted(names)
+    return [ordered[i::k] for i in range(k)]
+
+
 def prepare_real(case: str, spacing_mm: float, root: Path = REAL_DATA) -> Case:
     volume, labels = load_real_volume(case, root)
     grid = make_working_grid(volume, spacing_mm)
@@ -298,6 +304,8 @@ def train(args: argparse.Namespace) -> dict:
 
     real_names = real_case_names() if args.real else []
     excluded = set(args.exclude or [])
+    if args.cv_fold is not None:
+        excluded |= set(cv_folds(real_names)[args.cv_fold])
     real_names = [c for c in real_names if c not in excluded]
     reals = [prepare_real(c, config.spacing_mm) for c in real_names]
     phantoms: list[Case] = []
@@ -384,6 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--phantom-offset", type=int, default=0)
     p.add_argument("--no-real", dest="real", action="store_false", help="phantoms only")
     p.add_argument("--exclude", nargs="*", help="real cases to leave out (cross-validation)")
+    p.add_argument("--cv-fold", type=int, default=None, help="leave out this fold (0..4) of the real cases")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--version", default="dev")
     return p
