@@ -161,8 +161,11 @@ def canal_region(level: str) -> str:
 def stenosis_grade(ap_diameter_mm: float, level: str) -> Stenosis:
     """Central canal stenosis grade from the dural-sac AP diameter at a disc level.
 
-    Measurement: on the disc's mid-sagittal plane, along the line through the disc centre parallel to the
-    disc's AP axis, the length of the dural sac (label CANAL or CORD) posterior to the disc.
+    Measurement: on the disc's mid-sagittal plane, along the line from the disc centre backwards parallel
+    to the disc's AP axis (45 mm long), the longest uninterrupted stretch of dural sac (label CANAL or
+    CORD); the mean over five such lines 0.25 mm apart cranio-caudally (-0.5..+0.5 mm around the centre).
+    "Longest" rather than "first" keeps a sliver of CSF beside a herniation from counting; the mean of
+    five lines keeps one pixel step at a grazing posterior corner (L5/S1) from deciding the number.
     """
     none_min, mild_min, moderate_min = STENOSIS_BANDS_MM[canal_region(level)]
     if ap_diameter_mm >= none_min:
@@ -214,8 +217,7 @@ def herniation_class(posterior_extent_mm: float, migration_mm: float = 0.0) -> H
 PFIRRMANN: dict[int, str] = {
     1: "homogeneous bright white nucleus, clear distinction of nucleus and annulus, normal disc height",
     2: "inhomogeneous white nucleus with or without horizontal bands, clear distinction, normal height",
-    3: "inhomogeneous grey nucleus, unclear distinction of nucleus and annulus, normal to slightly "
-    "decreased height",
+    3: "inhomogeneous grey nucleus, unclear distinction of nucleus and annulus, normal to slightly decreased height",
     4: "inhomogeneous grey to black nucleus, lost distinction of nucleus and annulus, normal to moderately "
     "decreased height",
     5: "inhomogeneous black disc, lost distinction, collapsed disc space",

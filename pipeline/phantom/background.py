@@ -35,22 +35,18 @@ class Habitus:
 def draw_habitus(rng: np.random.Generator, size: float) -> Habitus:
     fat = rng.uniform(0.3, 1.0) ** 1.5
     return Habitus(
-        fat_back=4.0 + 26.0 * fat,
-        fat_front=8.0 + 40.0 * fat,
+        fat_back=3.0 + 20.0 * fat,
+        fat_front=8.0 + 35.0 * fat,
         muscle_back=rng.uniform(4.0, 14.0),
         trunk_depth=size * rng.uniform(190.0, 240.0) + 50.0 * fat,
         neck_depth=size * rng.uniform(105.0, 125.0),
-        aorta_left=rng.uniform(8.0, 18.0),
+        aorta_left=rng.uniform(3.0, 11.0),
     )
 
 
 def _profiles(spine: Spine) -> dict[str, NDArray]:
     """z-sorted profiles of the spine: z, front of the bodies, canal centre, spinous tips."""
-    verts = (
-        [v for v in spine.vertebrae if v.kind in ("body", "axis")]
-        + spine.sacrum_segments
-        + spine.coccyx_segments
-    )
+    verts = [v for v in spine.vertebrae if v.kind in ("body", "axis")] + spine.sacrum_segments + spine.coccyx_segments
     z, front, canal, tip = [], [], [], []
     for v in verts:
         z.append(v.centre[2])
@@ -62,9 +58,7 @@ def _profiles(spine: Spine) -> dict[str, NDArray]:
     return {k: np.asarray(a)[order] for k, a in (("z", z), ("front", front), ("canal", canal), ("tip", tip))}
 
 
-def paint_background(
-    grid: Grid, spine: Spine, habitus: Habitus, rng: np.random.Generator
-) -> NDArray[np.uint8]:
+def paint_background(grid: Grid, spine: Spine, habitus: Habitus, rng: np.random.Generator) -> NDArray[np.uint8]:
     """Tissue classes of everything that is not spine, on the whole grid (uint8)."""
     x, y, z = grid.points(grid.full())
     shape = np.broadcast_shapes(x.shape, y.shape, z.shape)
@@ -91,42 +85,35 @@ def paint_background(
     inner = np.minimum(below, above)
     tissue = np.full(shape, Tissue.MUSCLE, dtype=np.uint8)
     fat_depth = np.where(below < above, fat_back, fat_front)
-    # abdomen/pelvis anterior to the spine: bowel, retroperitoneal fat, vessels
-    abdomen = (y < front - F32(3)) & (zz < F32(z_t12 + 20)) & (inner > fat_depth + F32(10))
-    field = _coarse_noise(grid, rng, 12.0)
-    field2 = _coarse_noise(grid, rng, 4.0)
-    bowel = abdomen & (y < front - F32(28))
+    # diaphragm: a dome, higher in front; lungs and mediastinum above, abdomen below
+    diaphragm = F32(z_t12 + 25) + F32(0.35) * np.maximum(front - y, F32(0))
+    # abdomen/pelvis anterior to the spine: bowel loops in mesenteric fat, retroperitoneal fat, vessels
+    abdomen = (y < front - F32(3)) & (zz < diaphragm) & (inner > fat_depth + F32(8))
+    loops = _coarse_noise(grid, rng, 9.0)
+    content = _coarse_noise(grid, rng, 16.0)
+    bowel = abdomen & (y < front - F32(26) + F32(12) * np.clip(content, -1, 1))
     tissue[abdomen] = Tissue.FAT
-    mix = field + F32(0.7) * field2
-    tissue[bowel & (mix > -1.3)] = Tissue.BOWEL
-    tissue[bowel & (mix > 1.3)] = Tissue.BOWEL_FLUID
-    tissue[bowel & (mix < -1.0) & (field2 > 0.4)] = Tissue.GAS
-    tissue[bowel & (np.abs(field2) < 0.1)] = Tissue.ORGAN  # bowel walls and mesentery
+    lumen = bowel & (content > -1.1)
+    tissue[lumen] = Tissue.BOWEL
+    tissue[lumen & (loops > 0.2) & (content > 0.5)] = Tissue.BOWEL_FLUID
+    tissue[lumen & (loops < -0.9) & (content < 0.1)] = Tissue.GAS
+    tissue[lumen & (np.abs(loops) < 0.17)] = Tissue.ORGAN  # loop walls
+    # liver and stomach under the dome, in front of the upper lumbar spine
+    liver = diaphragm - F32(95) + F32(25) * loops * F32(0.3) - F32(0.4) * np.maximum(front - y, F32(0))
+    tissue[abdomen & (zz > liver) & (y < front - F32(20))] = Tissue.ORGAN
     # psoas beside the lumbar bodies
     tissue[
-        (y < front + F32(5))
-        & (y > front - F32(35))
-        & (np.abs(x) > F32(22))
-        & (zz < F32(z_t12))
-        & (zz > F32(z_sacrum))
+        (y < front + F32(5)) & (y > front - F32(35)) & (np.abs(x) > F32(22)) & (zz < F32(z_t12)) & (zz > F32(z_sacrum))
     ] = Tissue.MUSCLE
     # aorta and IVC in front of the lumbar and thoracic spine, down to about L4
     z_l4 = names["L4"].centre[2]
     vessel_y = front - F32(13)
-    aorta = (
-        ((x - F32(habitus.aorta_left)) ** 2 + (y - vessel_y) ** 2 <= F32(100))
-        & (zz > F32(z_l4))
-        & (zz < F32(z_t1))
-    )
-    ivc = (
-        ((x + F32(18)) ** 2 + (y - vessel_y + F32(4)) ** 2 <= F32(110))
-        & (zz > F32(z_l4))
-        & (zz < F32(z_t12 + 40))
-    )
+    aorta = ((x - F32(habitus.aorta_left)) ** 2 + (y - vessel_y) ** 2 <= F32(100)) & (zz > F32(z_l4)) & (zz < F32(z_t1))
+    ivc = ((x + F32(18)) ** 2 + (y - vessel_y + F32(4)) ** 2 <= F32(110)) & (zz > F32(z_l4)) & (zz < F32(z_t12 + 40))
     tissue[aorta | ivc] = Tissue.VESSEL
-    # thorax: mediastinum in the middle, lungs around it
-    thorax = (y < front - F32(3)) & (zz >= F32(z_t12 + 20)) & (zz < F32(z_t1 + 10)) & (inner > F32(25))
-    lung = thorax & ((np.abs(x) > F32(40)) | (y > front - F32(25)) & (np.abs(x) > F32(25)))
+    # thorax: mediastinum and heart in the middle, lungs around it
+    thorax = (y < front - F32(3)) & (zz >= diaphragm) & (zz < F32(z_t1 + 10)) & (inner > F32(20))
+    lung = thorax & ((np.abs(x) > F32(30)) | (y > front - F32(22)) & (np.abs(x) > F32(18)))
     tissue[thorax & ~lung & ~aorta] = Tissue.ORGAN
     tissue[lung] = Tissue.GAS
     # neck: prevertebral soft tissue, then the airway
@@ -161,9 +148,7 @@ def paint_background(
 def _coarse_noise(grid: Grid, rng: np.random.Generator, scale_mm: float) -> NDArray[np.float32]:
     """Smooth unit-variance noise on the grid, made on a coarse lattice and interpolated (cheap)."""
     # the coarse lattice is laid along the grid axes
-    coarse_shape = [
-        max(int(np.linalg.norm(grid.steps[a]) * grid.shape[a] / scale_mm) + 3, 2) for a in range(3)
-    ]
+    coarse_shape = [max(int(np.linalg.norm(grid.steps[a]) * grid.shape[a] / scale_mm) + 3, 2) for a in range(3)]
     coarse = ndimage.gaussian_filter(rng.standard_normal(coarse_shape), 0.7).astype(F32)
     coarse /= coarse.std() + 1e-6
     coords = [np.linspace(0, coarse_shape[a] - 1.001, grid.shape[a], dtype=F32) for a in range(3)]
@@ -176,6 +161,7 @@ def _trilinear(coarse: NDArray[np.float32], coords: list[NDArray[np.float32]]) -
     for axis, c in enumerate(coords):
         i0 = np.floor(c).astype(int)
         frac = (c - i0).astype(F32)
+        frac = frac * frac * (F32(3) - F32(2) * frac)  # smoothstep: thresholds give curves, not polygons
         a = np.take(out, i0, axis=axis)
         b = np.take(out, i0 + 1, axis=axis)
         shape = [1, 1, 1]

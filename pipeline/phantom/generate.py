@@ -85,22 +85,16 @@ def generate(seed: int, region: str = "lumbar", contrast: str = "T2", **options:
     transitional = options.get("transitional")
     if transitional is None:
         roll = rng_anatomy.random()
-        transitional = (
-            "L6" if roll < 0.05 else "sacralised_L5" if roll < 0.1 else "T13" if roll < 0.12 else "none"
-        )
+        transitional = "L6" if roll < 0.05 else "sacralised_L5" if roll < 0.1 else "T13" if roll < 0.12 else "none"
     size = float(options.get("size", rng_anatomy.uniform(0.88, 1.12)))
     force = options.get("force", {}) or {}
     names = layout._names("L6" if transitional == "L6" else "T13" if transitional == "T13" else "none")
     chain = [*names[1:], "S1"]
     levels = [f"{a}/{b}" for a, b in pairwise(chain)]
-    drawn = pathology.draw_before_build(
-        rng_pathology, levels, names, float(options.get("pathology", 1.0)), force
-    )
+    drawn = pathology.draw_before_build(rng_pathology, levels, names, float(options.get("pathology", 1.0)), force)
     if transitional == "sacralised_L5":
         drawn.setdefault("L5/S1", {})["height_factor"] = rng_anatomy.uniform(0.15, 0.35)
-    spine = layout.build_spine(
-        rng_anatomy, transitional if transitional in ("L6", "T13") else "none", size, drawn
-    )
+    spine = layout.build_spine(rng_anatomy, transitional if transitional in ("L6", "T13") else "none", size, drawn)
     spine.transitional = transitional
     pathology.apply_after_build(rng_pathology, spine, drawn, force)
     if transitional == "sacralised_L5":
@@ -201,5 +195,6 @@ def _draw_roots(rng: np.random.Generator) -> NDArray[np.float64]:
 
 def _texture(image: NDArray[np.float32], grid: Any, rng: np.random.Generator) -> NDArray[np.float32]:
     """Gentle multiplicative heterogeneity (marrow trabeculae, muscle fibres, field inhomogeneity)."""
-    fine = background._coarse_noise(grid, rng, 3.0)
-    return image * (np.float32(1.0) + np.float32(0.06) * fine)
+    fine = background._coarse_noise(grid, rng, 2.0)
+    coarse = background._coarse_noise(grid, rng, 8.0)
+    return image * (np.float32(1.0) + np.float32(0.07) * fine + np.float32(0.05) * coarse)

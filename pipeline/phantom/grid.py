@@ -38,9 +38,7 @@ class Grid:
         grid_lo, grid_hi = self.bounds
         if np.any(np.asarray(hi) < grid_lo) or np.any(np.asarray(lo) > grid_hi):
             return None
-        corners = np.array(
-            [[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]
-        )
+        corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
         index = np.linalg.solve(self.steps.T, (corners - self.origin).T).T
         first = np.floor(index.min(axis=0)).astype(int)
         last = np.ceil(index.max(axis=0)).astype(int) + 1
@@ -81,9 +79,7 @@ class Grid:
         return slice(0, self.shape[0]), slice(0, self.shape[1]), slice(0, self.shape[2])
 
     @staticmethod
-    def line(
-        start: NDArray[np.floating], direction: NDArray[np.floating], length: float, step: float
-    ) -> Grid:
+    def line(start: NDArray[np.floating], direction: NDArray[np.floating], length: float, step: float) -> Grid:
         """A 1-D grid (shape (1, 1, n)) along a line, for measuring the truth on the model itself."""
         n = int(np.ceil(length / step)) + 1
         unit = np.asarray(direction, dtype=np.float64)

@@ -23,7 +23,7 @@ from pipeline.phantom.layout import concavity as endplate_concavity
 from pipeline.phantom.tissues import Tissue
 
 POSTERIOR_LABEL = 203  # pipeline.labels.POSTERIOR_ELEMENTS
-CORTEX_MM = 1.0
+CORTEX_MM = 0.8
 F32 = np.float32
 _NUCLEUS = (Tissue.NUCLEUS_1, Tissue.NUCLEUS_2, Tissue.NUCLEUS_3, Tissue.NUCLEUS_4, Tissue.NUCLEUS_5)
 
@@ -106,11 +106,7 @@ def paint_body(canvas: Canvas, v: Vertebra, disc_above: int, disc_below: int, de
     tissue[core] = Tissue.OEDEMA if v.oedema else Tissue.MARROW
     for endplate, sign in ((v.superior, 1.0), (v.inferior, -1.0)):
         if endplate.modic:
-            near = (
-                (w >= top - F32(endplate.modic_depth))
-                if sign > 0
-                else (w <= bottom + F32(endplate.modic_depth))
-            )
+            near = (w >= top - F32(endplate.modic_depth)) if sign > 0 else (w <= bottom + F32(endplate.modic_depth))
             front = vv >= F32(half_d - endplate.modic_extent * v.depth)
             tissue[core & near & front] = (Tissue.MODIC_1, Tissue.MODIC_2, Tissue.MODIC_3)[endplate.modic - 1]
     # Basivertebral vein: the T2-bright notch in the middle of the posterior wall.
@@ -151,9 +147,7 @@ def _disc_geometry(up: Vertebra, lo: Vertebra) -> dict:
     }
 
 
-def paint_disc(
-    canvas: Canvas, disc: Disc, up: Vertebra, lo: Vertebra, detail: bool, label: int | None = None
-) -> None:
+def paint_disc(canvas: Canvas, disc: Disc, up: Vertebra, lo: Vertebra, detail: bool, label: int | None = None) -> None:
     """Annulus and nucleus between two endplates, Pfirrmann appearance, bulge and herniation."""
     geo = _disc_geometry(up, lo)
     grid = canvas.grid
@@ -214,8 +208,8 @@ def paint_disc(
         return
     grade = disc.pfirrmann
     size_v, size_u, size_f = {
-        1: (0.62, 0.68, 0.72),
-        2: (0.6, 0.66, 0.7),
+        1: (0.72, 0.72, 0.8),
+        2: (0.68, 0.7, 0.76),
         3: (0.5, 0.58, 0.62),
         4: (0.42, 0.5, 0.55),
         5: (0.35, 0.4, 0.45),
@@ -327,9 +321,7 @@ def canal_nodes(spine: Spine, conus_point: float) -> list[CanalNode]:
             )
             del b
     # The cord runs from the brainstem to the conus; ``conus_point`` is the arc length where it ends.
-    arc = np.concatenate(
-        [[0.0], np.cumsum([np.linalg.norm(n2.point - n1.point) for n1, n2 in pairwise(nodes)])]
-    )
+    arc = np.concatenate([[0.0], np.cumsum([np.linalg.norm(n2.point - n1.point) for n1, n2 in pairwise(nodes)])])
     for node, s in zip(nodes, arc, strict=True):
         taper = np.clip((conus_point - s) / 18.0, 0.0, 1.0)
         node.cord_ap *= float(np.sqrt(taper))
@@ -455,10 +447,7 @@ def paint_posterior(canvas: Canvas, v: Vertebra, disc_gap: float, detail: bool) 
     sp_half = F32(0.28 * v.height if v.name[0] == "L" else 0.22 * v.height)
     taper = F32(1) - F32(0.35) * np.clip(depth / F32(v.spinous + lamina), 0, 1)
     spinous = (
-        (au <= F32(3.2) * taper)
-        & (vv <= F32(back))
-        & (vv >= F32(tip))
-        & (np.abs(w - sp_centre) <= sp_half * taper)
+        (au <= F32(3.2) * taper) & (vv <= F32(back)) & (vv >= F32(tip)) & (np.abs(w - sp_centre) <= sp_half * taper)
     )
     lam = (
         (vv <= F32(back))
@@ -521,23 +510,14 @@ def paint_atlas(canvas: Canvas, atlas: Vertebra, axis: Vertebra, detail: bool) -
     front = ((u / F32(10)) ** 2 + ((v - dens_v - F32(10)) / F32(3.5)) ** 2 + (w / F32(5.5)) ** 2) <= 1
     back_v = F32(-axis.depth / 2 - 1 - atlas.canal_ap - 5)
     back = ((u / F32(12)) ** 2 + ((v - back_v) / F32(4.5)) ** 2 + ((w + F32(1)) / F32(4.5)) ** 2) <= 1
-    masses = (
-        (np.abs(u) >= F32(13))
-        & (np.abs(u) <= F32(27))
-        & (np.abs(v - dens_v) <= F32(9))
-        & (np.abs(w) <= F32(8))
-    )
+    masses = (np.abs(u) >= F32(13)) & (np.abs(u) <= F32(27)) & (np.abs(v - dens_v) <= F32(9)) & (np.abs(w) <= F32(8))
     ring = front | back | masses
     canvas.put(block, dens, axis.label, Tissue.MARROW)
     canvas.put(block, ring, atlas.label, Tissue.MARROW)
     if detail and canvas.tissue is not None:
         # a cortical rim: shrink each part by ~1 mm via a tighter test and paint the rest dark
-        inner_front = (
-            (u / F32(9)) ** 2 + ((v - dens_v - F32(10)) / F32(2.5)) ** 2 + (w / F32(4.5)) ** 2
-        ) <= 1
-        inner_back = (
-            (u / F32(11)) ** 2 + ((v - back_v) / F32(3.5)) ** 2 + ((w + F32(1)) / F32(3.5)) ** 2
-        ) <= 1
+        inner_front = ((u / F32(9)) ** 2 + ((v - dens_v - F32(10)) / F32(2.5)) ** 2 + (w / F32(4.5)) ** 2) <= 1
+        inner_back = ((u / F32(11)) ** 2 + ((v - back_v) / F32(3.5)) ** 2 + ((w + F32(1)) / F32(3.5)) ** 2) <= 1
         canvas.tissue[block][(front & ~inner_front) | (back & ~inner_back)] = Tissue.CORTEX
 
 
@@ -561,12 +541,7 @@ def paint_sacrum_extras(canvas: Canvas, spine: Spine, detail: bool) -> None:
             & (au <= F32(seg.canal_width / 2 + 10))
             & (np.abs(w) <= F32(seg.height / 2 + 1))
         )
-        crest = (
-            (au <= F32(3))
-            & (v <= F32(back - 6))
-            & (v >= F32(back - 13))
-            & (np.abs(w) <= F32(seg.height / 2 - 2))
-        )
+        crest = (au <= F32(3)) & (v <= F32(back - 6)) & (v >= F32(back - 13)) & (np.abs(w) <= F32(seg.height / 2 - 2))
         parts = plate | crest
         if wide:
             ala = (

@@ -36,26 +36,22 @@ def draw_before_build(
 
     ``amount`` scales how much pathology a spine carries (0 = healthy young adult).
     """
-    age = rng.uniform(0.0, 1.0) * amount
+    age = rng.uniform(0.0, 1.0) ** 1.4 * amount
     out: dict[str, dict[str, Any]] = {}
     for level in levels:
         weight = _lower_lumbar_weight(level)
         severity = age * weight + rng.normal(0, 0.18)
-        grade = int(np.clip(np.round(1 + severity * 4.2 + rng.normal(0, 0.4)), 1, 5))
+        grade = int(np.clip(np.round(1 + severity * 3.6 + rng.normal(0, 0.4)), 1, 5))
         params = dict(force.get(level, {}))
         grade = int(params.get("pfirrmann", grade))
         params["pfirrmann"] = grade
         if "height_factor" not in params:
-            low, high = {1: (0.95, 1.06), 2: (0.93, 1.05), 3: (0.78, 1.0), 4: (0.55, 0.9), 5: (0.25, 0.45)}[
-                grade
-            ]
+            low, high = {1: (0.95, 1.06), 2: (0.93, 1.05), 3: (0.78, 1.0), 4: (0.55, 0.9), 5: (0.25, 0.45)}[grade]
             params["height_factor"] = rng.uniform(low, high)
         if "slip" not in params:
             params["slip"] = _draw_slip(rng, level, age)
         out[level] = params
-    candidates = [
-        v for v in vertebrae if v in ("T6", "T7", "T8", "T9", "T10", "T11", "T12", "L1", "L2", "L3")
-    ]
+    candidates = [v for v in vertebrae if v in ("T6", "T7", "T8", "T9", "T10", "T11", "T12", "L1", "L2", "L3")]
     if candidates and rng.random() < 0.1 * amount:
         name = rng.choice(candidates, p=_fracture_weights(candidates))
         out[str(name)] = {"wedge_loss": rng.uniform(0.18, 0.45), "oedema": bool(rng.random() < 0.5)}
@@ -103,9 +99,7 @@ def apply_after_build(
         if kind == "bulge":
             disc.bulge = float(rng.uniform(1.9, 2.7))
         elif kind in ("protrusion", "extrusion"):
-            extent = forced.get(
-                "extent", rng.uniform(3.8, 7.0) if kind == "protrusion" else rng.uniform(4.5, 8.5)
-            )
+            extent = forced.get("extent", rng.uniform(3.8, 7.0) if kind == "protrusion" else rng.uniform(4.5, 8.5))
             width = rng.uniform(9.0, 16.0)
             size = rng.uniform(6.0, 9.0)
             migration = 0.0

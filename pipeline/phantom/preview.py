@@ -55,9 +55,7 @@ def _colour(label: int) -> tuple[int, int, int]:
     return (200, 200, 200)
 
 
-def preview(
-    volume: Volume, labels: NDArray[np.uint8] | None = None, outline: bool = True
-) -> NDArray[np.uint8]:
+def preview(volume: Volume, labels: NDArray[np.uint8] | None = None, outline: bool = True) -> NDArray[np.uint8]:
     """RGB uint8 mid-sagittal preview at square pixels; label outlines drawn when ``labels`` is given."""
     k = mid_slice_index(volume, labels)
     grey = window(display_slice(volume, volume.array, k))

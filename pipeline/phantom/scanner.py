@@ -96,7 +96,7 @@ def plan_series(rng: np.random.Generator, spine: Spine, region: str, contrast: s
     a, b = _vertebra_point(spine, top), _vertebra_point(spine, bottom)
     span = float(np.linalg.norm(a - b))
     fov_si = float(np.clip(span + rng.uniform(40.0, 90.0), fov_min, fov_max))
-    centre_body = 0.5 * (a + b) + np.array([0.0, rng.uniform(5.0, 35.0), rng.uniform(-12.0, 12.0)])
+    centre_body = 0.5 * (a + b) + np.array([0.0, rng.uniform(-30.0, 5.0), rng.uniform(-12.0, 12.0)])
     if region in ("cervical", "whole"):
         centre_body[1] += 10.0
     # the technologist centres the middle slice on the spine's midline
@@ -123,8 +123,7 @@ def plan_series(rng: np.random.Generator, spine: Spine, region: str, contrast: s
     pixel = options.get("pixel_spacing")
     if pixel is None:
         rows = int(
-            options.get("matrix")
-            or rng.choice([256, 320, 384, 448, 512, 640], p=[0.1, 0.25, 0.25, 0.1, 0.25, 0.05])
+            options.get("matrix") or rng.choice([256, 320, 384, 448, 512, 640], p=[0.1, 0.25, 0.25, 0.1, 0.25, 0.05])
         )
         if region == "whole" and not options.get("matrix"):
             rows = 640
@@ -135,9 +134,7 @@ def plan_series(rng: np.random.Generator, spine: Spine, region: str, contrast: s
         fov_ap = fov_si * rng.uniform(0.75, 0.9)
     cols = int(np.clip(round(fov_ap / pixel / 16) * 16, 256, 640))
     thickness = float(options.get("slice_thickness") or rng.choice([3.0, 3.5, 4.0, 4.5, 5.0]))
-    spacing = thickness * float(
-        options.get("slice_gap", rng.choice([1.0, 1.1, 1.2, 1.3], p=[0.35, 0.4, 0.2, 0.05]))
-    )
+    spacing = thickness * float(options.get("slice_gap", rng.choice([1.0, 1.1, 1.2, 1.3], p=[0.35, 0.4, 0.2, 0.05])))
     coverage = rng.uniform(36.0, 60.0) if region == "cervical" else rng.uniform(48.0, 90.0)
     n_slices = int(options.get("n_slices") or np.clip(round(coverage / spacing) | 1, 9, 25))
     shape = (n_slices, rows, cols)
@@ -194,7 +191,7 @@ def kspace_recon(
     fy = fft.fftfreq(nj).astype(F32)[:, None]
     fx = fft.fftfreq(ni).astype(F32)[None, :]
     cutoff = 0.5
-    window = (np.exp(-((fy / F32(0.42)) ** 2 + (fx / F32(0.42)) ** 2) * F32(1.2))).astype(F32)
+    window = (np.exp(-((fy / F32(0.36)) ** 2 + (fx / F32(0.36)) ** 2) * F32(1.2))).astype(F32)
     if ringing:
         cutoff = float(rng.uniform(0.28, 0.38))
         window = ((np.abs(fy) < cutoff) & (np.abs(fx) < 0.45)).astype(F32)
@@ -214,7 +211,12 @@ def kspace_recon(
         padded[:, -hj:, -hi:] = k[:, -hj:, -hi:]
         k = padded * F32(factor * factor)
     out = fft.ifft2(k, axes=(1, 2), workers=1)
-    return np.abs(out).astype(F32) if motion else out.real.astype(F32)
+    out = np.abs(out).astype(F32) if motion else out.real.astype(F32)
+    if factor > 1:
+        # the last interpolated row and column would blend in the opposite edge (periodic DFT)
+        out[:, -1, :] = out[:, -2, :]
+        out[:, :, -1] = out[:, :, -2]
+    return out
 
 
 def bias_field(grid: Grid, spine: Spine, rng: np.random.Generator) -> NDArray[np.float32]:

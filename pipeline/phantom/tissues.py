@@ -62,7 +62,7 @@ _SIGNAL: dict[Tissue, tuple[float, float, float]] = {
     Tissue.GAS: (0.02, 0.02, 0.02),
     Tissue.VESSEL: (0.04, 0.08, 0.05),
     Tissue.CORTEX: (0.03, 0.04, 0.03),
-    Tissue.MARROW: (0.42, 0.62, 0.13),
+    Tissue.MARROW: (0.5, 0.62, 0.13),
     Tissue.ANNULUS: (0.12, 0.28, 0.15),
     Tissue.NUCLEUS_1: (0.88, 0.32, 0.9),
     Tissue.NUCLEUS_2: (0.74, 0.31, 0.78),

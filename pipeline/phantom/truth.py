@@ -21,6 +21,8 @@ from pipeline.phantom.paint import Canvas, paint_body, paint_disc, paint_spine
 from pipeline.phantom.scanner import Plan
 
 NO_ROOTS = np.zeros((0, 3))
+CANAL_LINE_OFFSETS = (-0.5, -0.25, 0.0, 0.25, 0.5)
+"""Cranio-caudal offsets (mm) of the lines whose mean is the canal AP diameter (pipeline.definitions)."""
 
 
 def sample_labels(spine: Spine, grid: Grid) -> NDArray[np.uint8]:
@@ -30,19 +32,13 @@ def sample_labels(spine: Spine, grid: Grid) -> NDArray[np.uint8]:
     return canvas.label
 
 
-def run_length(
-    labels: NDArray[np.uint8], wanted: set[int], step: float, start_index: int = 0
-) -> tuple[float, int]:
-    """Length (mm) of the first contiguous run of ``wanted`` labels at or after ``start_index`` on a
-    line, and the index where it starts (-1 if none). Ends count half a step each way (mid-point rule)."""
-    hit = np.isin(labels, list(wanted))
-    idx = np.flatnonzero(hit[start_index:])
-    if idx.size == 0:
-        return 0.0, -1
-    first = start_index + int(idx[0])
-    misses = np.flatnonzero(~hit[first:])
-    last = first + (int(misses[0]) if misses.size else hit.size - first)
-    return (last - first) * step, first
+def longest_run(labels: NDArray[np.uint8], wanted: set[int], step: float) -> float:
+    """Length (mm) of the longest contiguous run of ``wanted`` labels on a sampled line."""
+    hit = np.concatenate([[False], np.isin(labels, list(wanted)), [False]])
+    edges = np.flatnonzero(np.diff(hit.astype(np.int8)))
+    if edges.size == 0:
+        return 0.0
+    return float((edges[1::2] - edges[0::2]).max() * step)
 
 
 class _Measurer:
@@ -70,9 +66,11 @@ class _Measurer:
         return (hi - lo) * self.step
 
     def canal_ap(self, centre: NDArray, frame: NDArray) -> float:
-        labels = self.line(centre, -frame[:, 1], 70.0)
-        length, _ = run_length(labels, {CANAL, CORD}, self.step)
-        return length
+        runs = [
+            longest_run(self.line(centre + frame[:, 2] * offset, -frame[:, 1], 45.0), {CANAL, CORD}, self.step)
+            for offset in CANAL_LINE_OFFSETS
+        ]
+        return float(np.mean(runs))
 
     def herniation(
         self, disc: Disc, up: Vertebra, lo: Vertebra, centre: NDArray, frame: NDArray

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import ndimage
 
 from pipeline.volume import Volume
 
@@ -80,13 +81,28 @@ def posterior_wall_slip(volume: Volume, labels: NDArray, truth: dict, level: str
 
 
 def canal_ap(volume: Volume, labels: NDArray, truth: dict, level: str, canal_labels: set[int]) -> float:
-    """Dural-sac AP diameter at a disc level (pipeline.definitions.stenosis_grade)."""
+    """Dural-sac AP diameter at a disc level (pipeline.definitions.stenosis_grade).
+
+    Five parallel lines within +-0.5 mm of the disc centre (cranio-caudally) are averaged, as the
+    definition says, which also dithers away the pixel quantisation of a single line; the sac mask is
+    interpolated linearly (also between slices) and cut at 0.5, so a line between two slices is measured
+    where it lies.
+    """
     disc = next(d for d in truth["discs"] if d["level"] == level)
     centre = np.array(disc["center_lps"])
-    k = slice_through(volume, centre)
-    t, values = sample_line(volume, labels, k, centre, -np.array(disc["axes_lps"]["anterior"]), 70.0)
-    run = first_run(t, values, canal_labels)
-    return 0.0 if run is None else run[1] - run[0]
+    direction = -np.array(disc["axes_lps"]["anterior"])
+    superior = np.array(disc["axes_lps"]["superior"])
+    mask = np.isin(labels, list(canal_labels)).astype(np.float32)
+    t = np.arange(0.0, 45.0, STEP)
+    lengths = []
+    for offset in (-0.5, -0.25, 0.0, 0.25, 0.5):
+        start = centre + offset * superior
+        index = volume.lps_to_index(start[None] + t[:, None] * direction[None])
+        values = ndimage.map_coordinates(mask, index.T, order=1, mode="nearest") >= 0.5
+        hit = np.concatenate([[False], values, [False]])
+        edges = np.flatnonzero(np.diff(hit.astype(np.int8)))
+        lengths.append(0.0 if edges.size == 0 else float((edges[1::2] - edges[0::2]).max() * STEP))
+    return float(np.mean(lengths))
 
 
 def centroid_lps(volume: Volume, labels: NDArray, label: int) -> NDArray | None:

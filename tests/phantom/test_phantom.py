@@ -120,7 +120,7 @@ def test_canal_ap_on_label_map_equals_truth() -> None:
         **no_slip,
         **{
             "L4/L5": {"flavum": 6.5, "herniation": "protrusion", "slip": 0.0},
-            "L3/L4": {"flavum": 2.0, "slip": 0.0},
+            "L3/L4": {"flavum": 2.0, "slip": 0.0, "herniation": "none"},
         },
     )
     for level in ("L2/L3", "L3/L4", "L4/L5", "L5/S1"):
