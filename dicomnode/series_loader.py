@@ -126,9 +126,7 @@ def load_series(paths: str | Path | Iterable[str | Path], *, require_sagittal: b
     sop_classes = {str(ds.SOPClassUID) for _, ds in datasets}
     unsupported = sop_classes - SUPPORTED_SOP_CLASSES.keys()
     if unsupported:
-        raise SeriesLoadError(
-            f"unsupported SOP class(es) {sorted(unsupported)}: only MR Image Storage and Enhanced MR"
-        )
+        raise SeriesLoadError(f"unsupported SOP class(es) {sorted(unsupported)}: only MR Image Storage and Enhanced MR")
     series_uids = {str(ds.get("SeriesInstanceUID", "")) for _, ds in datasets}
     if len(series_uids) > 1:
         raise SeriesLoadError(f"the files belong to {len(series_uids)} different series; give one series")
@@ -206,7 +204,7 @@ def _classic_slice(ds: Dataset, index: int) -> _Slice:
     iop = _float_list(ds.get("ImageOrientationPatient"), 6, f"ImageOrientationPatient of file #{index}")
     ipp = _float_list(ds.get("ImagePositionPatient"), 3, f"ImagePositionPatient of file #{index}")
     spacing = _float_list(ds.get("PixelSpacing"), 2, f"PixelSpacing of file #{index}")
-    pixels = ds.pixel_array
+    pixels = _decode(ds, f"file #{index}")
     if pixels.ndim != 2:
         raise SeriesLoadError(f"file #{index} is not a single-channel 2-D image (shape {pixels.shape})")
     return _Slice(
@@ -218,6 +216,18 @@ def _classic_slice(ds: Dataset, index: int) -> _Slice:
         pixel_spacing=(spacing[0], spacing[1]),
         pixels=_rescale(pixels, ds.get("RescaleSlope"), ds.get("RescaleIntercept")),
     )
+
+
+def _decode(ds: Dataset, what: str) -> NDArray:
+    """Pixel data as an array, or a SeriesLoadError naming the transfer syntax that could not be read."""
+    try:
+        return ds.pixel_array
+    except Exception as exc:  # pydicom raises several types for missing codecs and corrupt data
+        syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+        name = getattr(syntax, "name", str(syntax))
+        raise SeriesLoadError(
+            f"cannot decode the pixel data of {what} (transfer syntax {name}): {type(exc).__name__}"
+        ) from exc
 
 
 def _functional_group(ds: Dataset, frame_index: int, sequence: str) -> Dataset | None:
@@ -233,7 +243,7 @@ def _functional_group(ds: Dataset, frame_index: int, sequence: str) -> Dataset |
 
 def _enhanced_slices(ds: Dataset) -> list[_Slice]:
     n_frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
-    pixels = ds.pixel_array
+    pixels = _decode(ds, "the Enhanced MR object")
     if pixels.ndim == 2:
         pixels = pixels[np.newaxis]
     if pixels.ndim != 3 or pixels.shape[0] != n_frames:
@@ -297,13 +307,9 @@ def _assemble(
                 "mixed in); give a single-orientation series"
             )
         if not np.allclose(s.pixel_spacing, first.pixel_spacing, rtol=SPACING_TOLERANCE):
-            raise SeriesLoadError(
-                f"slices have different PixelSpacing ({first.pixel_spacing} vs {s.pixel_spacing})"
-            )
+            raise SeriesLoadError(f"slices have different PixelSpacing ({first.pixel_spacing} vs {s.pixel_spacing})")
         if s.pixels.shape != first.pixels.shape:
-            raise SeriesLoadError(
-                f"slices have different matrix sizes ({first.pixels.shape} vs {s.pixels.shape})"
-            )
+            raise SeriesLoadError(f"slices have different matrix sizes ({first.pixels.shape} vs {s.pixels.shape})")
     for what, cosine in (("row", first.row_cosine), ("column", first.col_cosine)):
         if abs(np.linalg.norm(cosine) - 1.0) > 0.01:
             raise SeriesLoadError(f"ImageOrientationPatient {what} vector is not a unit vector")

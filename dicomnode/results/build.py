@@ -51,7 +51,10 @@ def build_outputs(
     if settings.sr:
         if not settings.seg:
             log.warning("the SR references SEG segments but the SEG output is disabled")
-        outputs.append(build_report(loaded, analysis, seg, segments, uids, settings, created))
+        try:
+            outputs.append(build_report(loaded, analysis, seg, segments, uids, settings, created))
+        except ValueError as exc:  # nothing segmented: the picture and findings.json still say so
+            log.warning("no SR for this series: %s", exc)
     if settings.picture:
         outputs.extend(build_pictures(loaded, analysis, segments, uids, settings, created))
     if settings.gsps:

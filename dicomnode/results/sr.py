@@ -10,11 +10,12 @@ Structure (PS3.16 TID 1500):
   whose tracking identifier and tracking UID equal those of its SEG segment and which references that
   segment, names it as finding and finding site, and holds the measurements (UCUM units) and the grades
   as qualitative evaluations (codes from :mod:`.codes`);
-* a level that has findings but no segment (the model graded a disc it did not segment) gets a TID 1501
-  group without an ROI, so no finding is dropped;
+* a level that has findings but no segment (the model graded a disc it did not segment) cannot have a
+  TID 1411 group; its findings go, as one text line, into the report's qualitative evaluations (a
+  TID 1501 group would be correct DICOM, but pixelmed misreads it as a broken TID 1411);
 * a grade the input cannot support is coded "Not assessed", never given a value;
 * a TID 1500 "Qualitative Evaluations" container with the intended use (research / decision support,
-  not for primary diagnosis) and the pipeline's QC warnings as text.
+  not for primary diagnosis), whether the level naming is certain, and the QC warnings as text.
 
 Why Comprehensive 3D SR and not Enhanced SR: TID 1500 with referenced SEG segments is what dcmqi,
 Orthanc Stone and OHIF read, and highdicom builds it natively.
@@ -22,6 +23,7 @@ Orthanc Stone and OHIF read, and highdicom builds it natively.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -35,7 +37,9 @@ from dicomnode.results.seg import SegmentInfo, _common_kwargs, _restore_characte
 from dicomnode.results.settings import DISCLAIMER, ResultSettings
 from dicomnode.results.uids import UidFactory
 from dicomnode.series_loader import LoadedSeries
-from pipeline.result import Grade, LevelFindings, Measurement, SpineAnalysis, VertebraFindings
+from pipeline.result import Grade, Measurement, SpineAnalysis
+
+log = logging.getLogger(__name__)
 
 PROCEDURE_MRI = Code("25056-3", "LN", "MRI unspecified body region")
 """CID 100 has no spine MR entry; validators (pixelmed) treat the group as closed, so we use its MR code."""
@@ -44,11 +48,12 @@ INTENDED_USE = dn_codes.private("INTENDEDUSE", "Intended use")
 RESEARCH_DECISION_SUPPORT = dn_codes.private("RESEARCHDS", "Research / decision support only")
 QC_WARNING = dn_codes.private("QCWARNING", "Quality control warning")
 NAMING_CERTAIN = dn_codes.private("NAMINGCERTAIN", "Level naming certain")
+UNSEGMENTED_FINDING = dn_codes.private("UNSEGFINDING", "Finding without segmentation")
 YES = Code("373066001", "SCT", "Yes")
 NO = Code("373067005", "SCT", "No")
 
 
-def _measurements(items: Sequence[Measurement], site: hd.sr.FindingSite | None) -> list[hd.sr.Measurement]:
+def _measurements(items: Sequence[Measurement]) -> list[hd.sr.Measurement]:
     out = []
     for m in items:
         out.append(
@@ -56,7 +61,6 @@ def _measurements(items: Sequence[Measurement], site: hd.sr.FindingSite | None) 
                 name=dn_codes.measurement_concept(m.name),
                 value=float(m.value),
                 unit=dn_codes.unit_code(m.unit),
-                finding_sites=[site] if site is not None else None,
             )
         )
     return out
@@ -70,34 +74,27 @@ def _evaluations(grades: Sequence[Grade]) -> list[hd.sr.QualitativeEvaluation]:
 
 
 def _group(
-    segment: SegmentInfo | None,
-    seg: hd.seg.Segmentation | None,
-    tracking_id: str,
-    tracking_uid: str,
-    site_code: Code | None,
+    segment: SegmentInfo,
+    seg: hd.seg.Segmentation,
     grades: Sequence[Grade],
     measurements: Sequence[Measurement],
     algorithm: hd.sr.AlgorithmIdentification,
-) -> hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations | hd.sr.MeasurementsAndQualitativeEvaluations:
-    site = hd.sr.FindingSite(site_code) if site_code is not None else None
-    common = {
-        "tracking_identifier": hd.sr.TrackingIdentifier(uid=tracking_uid, identifier=tracking_id),
-        "finding_type": site_code,
-        "algorithm_id": algorithm,
-        "finding_sites": [site] if site is not None else None,
-        "measurements": _measurements(measurements, None) or None,
-        "qualitative_evaluations": _evaluations(grades) or None,
-    }
-    if segment is None or seg is None:
-        return hd.sr.MeasurementsAndQualitativeEvaluations(**common)
+) -> hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations:
+    """One TID 1411 group: same tracking identifier/UID as the segment, which it references."""
     return hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(uid=segment.tracking_uid, identifier=segment.tracking_id),
         referenced_segment=hd.sr.ReferencedSegment.from_segmentation(seg, segment.number),
-        **common,
+        finding_type=segment.code,
+        algorithm_id=algorithm,
+        finding_sites=[hd.sr.FindingSite(segment.code)],
+        measurements=_measurements(measurements) or None,
+        qualitative_evaluations=_evaluations(grades) or None,
     )
 
 
-def _intended_use_container(analysis: SpineAnalysis) -> hd.sr.ContainerContentItem:
-    """TID 1500 row "Qualitative Evaluations": intended use, naming certainty, QC warnings."""
+def _intended_use_container(analysis: SpineAnalysis, unsegmented: Sequence[str] = ()) -> hd.sr.ContainerContentItem:
+    """TID 1500 row "Qualitative Evaluations": intended use, naming certainty, QC warnings, and
+    the findings of levels that have no segment to hang a TID 1411 group on."""
     container = hd.sr.ContainerContentItem(
         name=QUALITATIVE_EVALUATIONS, relationship_type=hd.sr.RelationshipTypeValues.CONTAINS
     )
@@ -122,6 +119,12 @@ def _intended_use_container(analysis: SpineAnalysis) -> hd.sr.ContainerContentIt
                 name=QC_WARNING, value=warning[:1024], relationship_type=hd.sr.RelationshipTypeValues.CONTAINS
             )
         )
+    for text in unsegmented:
+        items.append(
+            hd.sr.TextContentItem(
+                name=UNSEGMENTED_FINDING, value=text[:1024], relationship_type=hd.sr.RelationshipTypeValues.CONTAINS
+            )
+        )
     container.ContentSequence = items
     return container
 
@@ -140,20 +143,22 @@ def build_report(
     by_name = {s.name: s for s in segments}
     algorithm = hd.sr.AlgorithmIdentification(name=analysis.algorithm_name, version=analysis.algorithm_version)
     groups: list = []
-    for level in analysis.levels:
-        groups.append(_level_group(level, by_label, seg, uids, algorithm))
-    for vertebra in analysis.vertebrae:
-        if vertebra.grades or vertebra.measurements:
-            groups.append(_vertebra_group(vertebra, by_label, by_name, seg, uids, algorithm))
+    unsegmented: list[str] = []
+    for name, kind, segment, grades, measurements in _findings(analysis, by_label, by_name):
+        if segment is None or seg is None:
+            # TID 1411 needs an ROI; a TID 1501 group instead is read as a broken TID 1411 by
+            # pixelmed, so the finding goes into the report's qualitative evaluations as text.
+            log.warning("%s %s has findings but no segment; reported as text", kind, name)
+            unsegmented.append(_finding_text(name, kind, grades, measurements))
+            continue
+        groups.append(_group(segment, seg, grades, measurements, algorithm))
     if not groups:
-        # No graded level (e.g. a region the grading does not cover): the report still lists what
-        # was segmented, one group per segment, or a single spine group when nothing was found.
+        # No graded level with a segment (e.g. a region the grading does not cover): the report
+        # still lists what was segmented, one group per segment.
         for segment in segments:
-            groups.append(
-                _group(segment, seg, segment.tracking_id, segment.tracking_uid, segment.code, [], [], algorithm)
-            )
-        if not groups:
-            groups.append(_group(None, None, "spine", uids.uid("sr.spine"), dn_codes.SPINE_CODE, [], [], algorithm))
+            groups.append(_group(segment, seg, [], [], algorithm))
+    if not groups or seg is None:
+        raise ValueError("nothing was segmented: a TID 1500 report needs at least one segment to refer to")
 
     device = hd.sr.ObserverContext(
         observer_type=codes.DCM.Device,
@@ -170,7 +175,7 @@ def build_report(
         imaging_measurements=groups or None,
         referenced_images=_library_images(loaded),
     )
-    report[0].ContentSequence.append(_intended_use_container(analysis))
+    report[0].ContentSequence.append(_intended_use_container(analysis, unsegmented))
 
     kwargs = _common_kwargs(loaded.reference, settings, created)
     sr = hd.sr.Comprehensive3DSR(
@@ -233,30 +238,22 @@ def _library_images(loaded: LoadedSeries) -> list[Dataset]:
     return [stand_in]
 
 
-def _level_group(
-    level: LevelFindings,
-    by_label: dict[int, SegmentInfo],
-    seg: hd.seg.Segmentation | None,
-    uids: UidFactory,
-    algorithm: hd.sr.AlgorithmIdentification,
-):
-    segment = by_label.get(level.disc_label)
-    code = segment.code if segment else dn_codes.structure_code(level.disc_label, level.level)
-    tracking_uid = segment.tracking_uid if segment else uids.uid(f"segment.{level.disc_label}")
-    tracking_id = segment.tracking_id if segment else f"{level.level} disc"
-    return _group(segment, seg, tracking_id, tracking_uid, code, level.grades, level.measurements, algorithm)
+def _findings(
+    analysis: SpineAnalysis, by_label: dict[int, SegmentInfo], by_name: dict[str, SegmentInfo]
+) -> list[tuple[str, str, SegmentInfo | None, list[Grade], list[Measurement]]]:
+    """(name, kind, segment or None, grades, measurements) per disc level and per vertebra with findings."""
+    out: list[tuple[str, str, SegmentInfo | None, list[Grade], list[Measurement]]] = []
+    for level in analysis.levels:
+        out.append((level.level, "disc", by_label.get(level.disc_label), level.grades, level.measurements))
+    for vertebra in analysis.vertebrae:
+        if vertebra.grades or vertebra.measurements:
+            segment = by_label.get(vertebra.label) or by_name.get(vertebra.name)
+            out.append((vertebra.name, "vertebra", segment, vertebra.grades, vertebra.measurements))
+    return out
 
 
-def _vertebra_group(
-    vertebra: VertebraFindings,
-    by_label: dict[int, SegmentInfo],
-    by_name: dict[str, SegmentInfo],
-    seg: hd.seg.Segmentation | None,
-    uids: UidFactory,
-    algorithm: hd.sr.AlgorithmIdentification,
-):
-    segment = by_label.get(vertebra.label) or by_name.get(vertebra.name)
-    code = segment.code if segment else dn_codes.structure_code(vertebra.label, vertebra.name)
-    tracking_uid = segment.tracking_uid if segment else uids.uid(f"segment.{vertebra.label}")
-    tracking_id = segment.tracking_id if segment else f"{vertebra.name} vertebra"
-    return _group(segment, seg, tracking_id, tracking_uid, code, vertebra.grades, vertebra.measurements, algorithm)
+def _finding_text(name: str, kind: str, grades: Sequence[Grade], measurements: Sequence[Measurement]) -> str:
+    """One line, e.g. ``L5/S1 disc (not segmented): pfirrmann=not assessed; slip=3.1 mm``."""
+    parts = [f"{g.name}={g.value if g.value is not None else 'not assessed'}" for g in grades]
+    parts += [f"{m.name}={m.value:g} {m.unit}" for m in measurements]
+    return f"{name} {kind} (not segmented): " + "; ".join(parts)

@@ -113,9 +113,17 @@ def phantom_intensity(label_map: NDArray[np.uint8], rng: np.random.Generator) ->
     return np.clip(image, 0, 4095).astype(np.uint16)
 
 
-def _base_dataset(conv: Convention, *, patient_name: str, study_uid: str, series_uid: str, for_uid: str) -> Dataset:
+def _base_dataset(
+    conv: Convention,
+    *,
+    patient_name: str,
+    study_uid: str,
+    series_uid: str,
+    for_uid: str,
+    charset: str = "ISO_IR 192",
+) -> Dataset:
     ds = Dataset()
-    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.SpecificCharacterSet = charset
     ds.PatientName = patient_name
     ds.PatientID = "PHANTOM-001"
     ds.PatientBirthDate = "19700101"
@@ -166,6 +174,7 @@ def write_series(
     slice_spacing: float = 3.0,
     patient_name: str = "Müller^Jürgen",
     enhanced: bool = False,
+    charset: str = "ISO_IR 192",
     seed: int = 0,
 ) -> list[Path]:
     """Write the phantom as MR files in ``folder`` following ``conv``; returns the paths written."""
@@ -209,7 +218,14 @@ def write_series(
     paths = []
     for instance, k in enumerate(order, start=1):
         ipp, pixels = slices[k]
-        ds = _base_dataset(conv, patient_name=patient_name, study_uid=study_uid, series_uid=series_uid, for_uid=for_uid)
+        ds = _base_dataset(
+            conv,
+            patient_name=patient_name,
+            study_uid=study_uid,
+            series_uid=series_uid,
+            for_uid=for_uid,
+            charset=charset,
+        )
         ds.SOPClassUID = MR_IMAGE_STORAGE
         ds.SOPInstanceUID = generate_uid()
         ds.InstanceNumber = instance

@@ -139,3 +139,12 @@ def test_phantom_puts_l4_in_the_middle_and_the_canal_behind() -> None:
 
     assert phantom_labels(np.array([0.0, 0.0, 14.0])) == VERTEBRA_LABELS["L4"]
     assert phantom_labels(np.array([0.0, 18.0, 14.0])) == CANAL  # +y is posterior in LPS
+
+
+def test_undecodable_pixel_data_names_the_transfer_syntax(series_dir: Path, tmp_path: Path) -> None:
+    files = _copy_series(series_dir, tmp_path / "s")
+    ds = pydicom.dcmread(files[0])
+    ds.PixelData = b"\x00" * 10  # truncated
+    ds.save_as(files[0])
+    with pytest.raises(SeriesLoadError, match="cannot decode the pixel data"):
+        load_series(files)

@@ -149,3 +149,35 @@ def _text_values(ds: pydicom.Dataset) -> list[str]:
             out.append(str(item.TextValue))
         out.extend(_text_values(item))
     return out
+
+
+def test_findings_of_an_unsegmented_level_become_text_not_a_broken_group(
+    loaded: LoadedSeries, analysis: SpineAnalysis, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    import numpy as np
+
+    label_map = analysis.label_map.copy()
+    label_map[label_map == analysis.structure("L5/S1").label] = 0
+    outputs = build_outputs(
+        loaded, replace(analysis, label_map=label_map), JOB_KEY, ResultSettings(uid_root=TEST_UID_ROOT, picture=False)
+    )
+    sr = next(d for d in outputs if d.SOPClassUID == SR_CLASS)
+    path = tmp_path / "sr.dcm"
+    sr.save_as(path, enforce_file_format=True)
+    groups = hd.sr.srread(path).content.get_volumetric_roi_measurement_groups()
+    assert "L5/S1 disc" not in {g.tracking_identifier for g in groups}
+    lines = [t for t in _text_values(pydicom.dcmread(path)) if t.startswith("L5/S1 disc (not segmented)")]
+    assert lines and "pfirrmann=not assessed" in lines[0] and "narrowing=severe" in lines[0]
+    assert np.any(label_map)
+
+
+def test_nothing_segmented_gives_pictures_only(loaded: LoadedSeries, analysis: SpineAnalysis) -> None:
+    from dataclasses import replace
+
+    import numpy as np
+
+    empty = replace(analysis, label_map=np.zeros_like(analysis.label_map))
+    outputs = build_outputs(loaded, empty, JOB_KEY, ResultSettings(uid_root=TEST_UID_ROOT, picture_slices=1))
+    assert [d.Modality for d in outputs] == ["OT"]
