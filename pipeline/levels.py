@@ -7,9 +7,11 @@ told apart. So the rules are:
 * sacrum in view: the vertebra sitting on it is the last lumbar one (L5, or L6 when a count from C2
   in the same view says there are six lumbar vertebrae);
 * C2 in view: count downwards from it (C3, C4, ...); C1 is whatever lies above it;
-* both in view: the count between them must match 22 vertebrae (C3..L5); 23 means a sixth lumbar
-  vertebra (named L6), 21 a sacralised L5 (the sacrum's top segment is the former L5); any other
-  count means a vertebra was missed or doubled and the naming is uncertain;
+* both in view: the count between them must match 22 vertebrae (C3..L5); 23 means a transitional
+  vertebra, named L6 but flagged uncertain (a T13 looks the same without ribs), 21 a sacralised L5
+  fused into the sacrum; any other count means a vertebra was missed or doubled (uncertain);
+* sacrum only: counted upwards assuming five lumbar vertebrae, the clinical convention; an L6 or T13
+  cannot be seen from a lumbar view, so the QC carries that caveat as a warning;
 * neither in view (a mid-thoracic field of view): names are a best guess from the one thing left,
   the position of the lowest vertebra in the image, and always flagged uncertain;
 * a gap between two neighbours much larger (a missed vertebra) or smaller (a doubled one) than the
@@ -78,13 +80,9 @@ def _spacing_irregular(centers: NDArray[np.float64]) -> list[str]:
             continue
         ref = float(np.median(neigh))
         if gap > 1.6 * ref:
-            problems.append(
-                f"gap {i}-{i + 1} is {gap:.0f} mm, typical {ref:.0f} mm: a vertebra may be missing"
-            )
+            problems.append(f"gap {i}-{i + 1} is {gap:.0f} mm, typical {ref:.0f} mm: a vertebra may be missing")
         elif gap < 0.55 * ref:
-            problems.append(
-                f"gap {i}-{i + 1} is {gap:.0f} mm, typical {ref:.0f} mm: a vertebra may be doubled"
-            )
+            problems.append(f"gap {i}-{i + 1} is {gap:.0f} mm, typical {ref:.0f} mm: a vertebra may be doubled")
     return problems
 
 
@@ -120,7 +118,11 @@ def name_vertebrae(
         # Anatomically impossible order: trust neither.
         return _unanchored(kinds, centers, ["C2 found below the sacrum: anchors ignored"])
 
-    warnings = _spacing_irregular(centers[: (sacrum + 1) if sacrum is not None else n])
+    # Spacing is checked on the mobile vertebrae C2..L5 only: the sacrum's centre lies far below its
+    # top endplate and C1 is a ring around the dens, so their distances say nothing about a gap.
+    first = c2 if c2 is not None else 0
+    last = sacrum if sacrum is not None else n
+    warnings = _spacing_irregular(centers[first:last])
     names: list[str] = ["?"] * n
     anchors: list[str] = []
     transitional: str | None = None
@@ -141,10 +143,17 @@ def name_vertebrae(
         elif between == _EXPECTED_BETWEEN_C2_AND_SACRUM + 1:
             seq = [*_PRESACRAL[_PRESACRAL.index("C3") :], "L6"]
             transitional = "L6"
-            warnings.append("23 presacral vertebrae below C2: a sixth lumbar vertebra is named L6")
+            # Without ribs a 13th thoracic vertebra looks the same as a 6th lumbar one: name the
+            # likelier (L6) and say that the names around the thoracolumbar junction are not sure.
+            certain = False
+            warnings.append(
+                "23 presacral vertebrae below C2: named a sixth lumbar vertebra L6 (a T13 cannot be "
+                "excluded without ribs)"
+            )
         elif between == _EXPECTED_BETWEEN_C2_AND_SACRUM - 1:
             seq = list(_PRESACRAL[_PRESACRAL.index("C3") : _PRESACRAL.index("L5")])
             transitional = "sacralised L5"
+            certain = False  # a vertebra missed by the segmentation gives the same count
             warnings.append("21 presacral vertebrae below C2: L5 taken as sacralised (part of the sacrum)")
         else:
             seq = []
@@ -164,6 +173,7 @@ def name_vertebrae(
     elif sacrum is not None:
         names[sacrum] = "S1"
         _count_up_from_sacrum(names, sacrum, stop=-1)
+        warnings.append("numbered from the sacrum assuming 5 lumbar vertebrae (no C2 in view to count from)")
     elif c2 is not None:
         names[c2] = "C2"
         _name_above_c2(names, c2, warnings)

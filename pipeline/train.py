@@ -168,9 +168,7 @@ def prepare_phantom(seed: int, spacing_mm: float, rng: np.random.Generator) -> C
 # ------------------------------------------------------------------------------------- augmentation
 
 
-def random_intensity(
-    x: NDArray[np.float32], rng: np.random.Generator, strength: float
-) -> NDArray[np.float32]:
+def random_intensity(x: NDArray[np.float32], rng: np.random.Generator, strength: float) -> NDArray[np.float32]:
     """Domain randomisation of contrast: remap intensities by random curves, then scanner-like noise."""
     if rng.random() < 0.35 * strength:
         # Random lookup curve through 6 control points: may swap which tissue is bright.
@@ -237,9 +235,7 @@ def sample_batch(
     return x, y, torch.from_numpy(partial)
 
 
-def _random_affine(
-    x: torch.Tensor, y: torch.Tensor, rng: np.random.Generator
-) -> tuple[torch.Tensor, torch.Tensor]:
+def _random_affine(x: torch.Tensor, y: torch.Tensor, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Rotation +-20 degrees, scale 0.8-1.25, anisotropic stretch: different anatomy sizes and FOVs."""
     n = x.shape[0]
     theta = np.zeros((n, 2, 3), np.float32)
@@ -252,9 +248,7 @@ def _random_affine(
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     y = F.grid_sample(y[:, None].float(), grid, mode="nearest", padding_mode="zeros", align_corners=False)
     # Outside the source crop the target is unknown, not background.
-    inside = F.grid_sample(
-        torch.ones_like(x), grid, mode="nearest", padding_mode="zeros", align_corners=False
-    )
+    inside = F.grid_sample(torch.ones_like(x), grid, mode="nearest", padding_mode="zeros", align_corners=False)
     y = torch.where(inside[:, 0] > 0.5, y[:, 0], torch.full_like(y[:, 0], IGNORE)).long()
     return x, y
 
@@ -351,6 +345,9 @@ def train(args: argparse.Namespace) -> dict:
         if step % 50 == 0:
             history.append((step, round(running, 4)))
             log.info("step %d loss %.4f lr %.2e %.0f s", step, running, lr, time.time() - t0)
+        if args.checkpoint_every and step % args.checkpoint_every == 0:
+            # A usable intermediate file, so a later stage can start before this one ends.
+            save_weights(net, Path(args.out).with_suffix(".ckpt.pt"), {"version": f"{args.version}-step{step}"})
     duration = time.time() - t0
     meta = {
         "version": args.version,
@@ -393,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-real", dest="real", action="store_false", help="phantoms only")
     p.add_argument("--exclude", nargs="*", help="real cases to leave out (cross-validation)")
     p.add_argument("--cv-fold", type=int, default=None, help="leave out this fold (0..4) of the real cases")
+    p.add_argument("--checkpoint-every", type=int, default=0, help="also save OUT.ckpt.pt every N steps")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--version", default="dev")
     return p

@@ -57,6 +57,7 @@ def test_whole_spine_with_23_presacral_vertebrae_names_l6() -> None:
     assert naming.names[-3] == "L5"
     assert naming.names[-8] == "T12"
     assert naming.transitional == "L6"
+    assert not naming.certain  # a T13 would give the same count
     assert naming.disc_between(len(kinds) - 2, len(kinds) - 1) == ("L6", "S1")
 
 
@@ -65,6 +66,7 @@ def test_whole_spine_with_21_presacral_vertebrae_is_a_sacralised_l5() -> None:
     naming = name_vertebrae(*chain(kinds, step=25.0))
     assert naming.names[-2] == "L4"
     assert naming.transitional == "sacralised L5"
+    assert not naming.certain  # a missed vertebra would give the same count
     assert any("sacralised" in w for w in naming.warnings)
 
 
@@ -91,6 +93,16 @@ def test_a_gap_in_the_spacing_makes_the_naming_uncertain() -> None:
     naming = name_vertebrae(kinds, centres)
     assert not naming.certain
     assert any("missing" in w for w in naming.warnings)
+
+
+def test_sacrum_and_c1_distances_do_not_count_as_gaps() -> None:
+    """The sacrum's centre lies far below S1's endplate; C1's ring sits on C2's dens."""
+    kinds, centres = chain(["vertebra"] * 6 + ["sacrum"])
+    centres[-1, 1] += 40.0
+    assert name_vertebrae(kinds, centres).certain
+    kinds, centres = chain(["vertebra", "c2"] + ["vertebra"] * 6, step=18.0)
+    centres[0, 1] += 12.0
+    assert name_vertebrae(kinds, centres).certain
 
 
 def test_a_doubled_vertebra_makes_the_naming_uncertain() -> None:
