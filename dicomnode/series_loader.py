@@ -232,12 +232,17 @@ def _decode(ds: Dataset, what: str) -> NDArray:
 
 def _functional_group(ds: Dataset, frame_index: int, sequence: str) -> Dataset | None:
     """The item of ``sequence`` that applies to a frame: per-frame first, then shared (PS3.3 C.7.6.16)."""
-    for groups in (ds.get("PerFrameFunctionalGroupsSequence"), ds.get("SharedFunctionalGroupsSequence")):
-        if not groups:
-            continue
-        group = groups[frame_index] if groups is ds.get("PerFrameFunctionalGroupsSequence") else groups[0]
-        if sequence in group and len(group[sequence].value) > 0:
-            return group[sequence].value[0]
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence") or []
+    shared = ds.get("SharedFunctionalGroupsSequence") or []
+    candidates = []
+    if frame_index < len(per_frame):
+        candidates.append(per_frame[frame_index])
+    if shared:
+        candidates.append(shared[0])
+    for group in candidates:
+        items = group.get(sequence)
+        if items:
+            return items[0]
     return None
 
 

@@ -416,8 +416,10 @@ def build_pictures(
     kwargs = _common_kwargs(loaded.reference, settings, created)
     images = []
     for number, k in enumerate(slices, start=1):
-        offset_mm = (k - slices[0]) * volume.spacing[0]
-        where = "mid-sagittal" if number == 1 else f"{offset_mm:+.1f} mm from mid-sagittal"
+        # Say the side in patient terms: the array's slice axis runs L->R or R->L depending on the scanner.
+        towards_left = (k - slices[0]) * volume.spacing[0] * volume.direction[0, 0]  # LPS +x is patient left
+        side = "left" if towards_left > 0 else "right"
+        where = "mid-sagittal" if number == 1 else f"{abs(towards_left):.1f} mm to the patient's {side}"
         caption = (
             f"Source image {_source_number(loaded, k)} ({where}) | {analysis.algorithm_name} "
             f"{analysis.algorithm_version} | anterior left, head up"
