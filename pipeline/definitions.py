@@ -76,13 +76,13 @@ def meyerding_grade(slip_mm: float, lower_endplate_length_mm: float) -> str:
 # --- Disc height and narrowing ---------------------------------------------------------------------------
 
 NORMAL_DISC_HEIGHT_INDEX: dict[str, float] = {
-    "cervical": 0.36,
-    "thoracic": 0.24,
-    "L1/L2": 0.34,
-    "L2/L3": 0.37,
-    "L3/L4": 0.39,
-    "L4/L5": 0.40,
-    "lumbosacral": 0.36,
+    "cervical": 0.4,
+    "thoracic": 0.26,
+    "L1/L2": 0.36,
+    "L2/L3": 0.4,
+    "L3/L4": 0.43,
+    "L4/L5": 0.45,
+    "lumbosacral": 0.41,
 }
 """Expected disc height index of a healthy adult disc by level (project convention, set from typical
 adult disc and vertebral-body heights, e.g. Frobin et al., Clin Biomech 1997 for the lumbar spine).

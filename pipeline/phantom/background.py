@@ -101,6 +101,9 @@ def paint_background(grid: Grid, spine: Spine, habitus: Habitus, rng: np.random.
     # liver and stomach under the dome, in front of the upper lumbar spine
     liver = diaphragm - F32(95) + F32(25) * loops * F32(0.3) - F32(0.4) * np.maximum(front - y, F32(0))
     tissue[abdomen & (zz > liver) & (y < front - F32(20))] = Tissue.ORGAN
+    # fat streaks between the muscle bundles behind the spine, running cranio-caudally
+    streaks = _coarse_noise(grid, rng, 4.0, (1.0, 4.0, 1.0))
+    tissue[(tissue == Tissue.MUSCLE) & (y > front) & (np.abs(streaks) < 0.12)] = Tissue.FAT
     # psoas beside the lumbar bodies
     tissue[
         (y < front + F32(5)) & (y > front - F32(35)) & (np.abs(x) > F32(22)) & (zz < F32(z_t12)) & (zz > F32(z_sacrum))
@@ -145,10 +148,16 @@ def paint_background(grid: Grid, spine: Spine, habitus: Habitus, rng: np.random.
     return tissue
 
 
-def _coarse_noise(grid: Grid, rng: np.random.Generator, scale_mm: float) -> NDArray[np.float32]:
-    """Smooth unit-variance noise on the grid, made on a coarse lattice and interpolated (cheap)."""
+def _coarse_noise(
+    grid: Grid, rng: np.random.Generator, scale_mm: float, stretch: tuple[float, float, float] = (1, 1, 1)
+) -> NDArray[np.float32]:
+    """Smooth unit-variance noise on the grid, made on a coarse lattice and interpolated (cheap).
+
+    ``stretch`` lengthens the correlation along grid axes (muscle fibres run cranio-caudally)."""
     # the coarse lattice is laid along the grid axes
-    coarse_shape = [max(int(np.linalg.norm(grid.steps[a]) * grid.shape[a] / scale_mm) + 3, 2) for a in range(3)]
+    coarse_shape = [
+        max(int(np.linalg.norm(grid.steps[a]) * grid.shape[a] / (scale_mm * stretch[a])) + 3, 2) for a in range(3)
+    ]
     coarse = ndimage.gaussian_filter(rng.standard_normal(coarse_shape), 0.7).astype(F32)
     coarse /= coarse.std() + 1e-6
     coords = [np.linspace(0, coarse_shape[a] - 1.001, grid.shape[a], dtype=F32) for a in range(3)]

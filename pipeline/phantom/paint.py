@@ -364,8 +364,12 @@ def conus_arc_length(spine: Spine, nodes_without_head: list[CanalNode]) -> float
 
 
 def paint_canal(canvas: Canvas, nodes: list[CanalNode], roots: NDArray, detail: bool) -> None:
-    """Bony canal (epidural fat), dural sac (CSF, label CANAL), cord (label CORD), cauda roots."""
+    """Bony canal (epidural fat), dural sac (CSF, label CANAL), cord (label CORD), cauda roots.
+
+    Segments overlap at their rounded ends, so each layer is painted for all segments before the next
+    (fat, then sac, then cord): a later segment's fat must never cut into an earlier segment's sac."""
     grid = canvas.grid
+    layers: list[tuple] = []
     for a, b in pairwise(nodes):
         axis = b.point - a.point
         length = float(np.linalg.norm(axis))
@@ -394,8 +398,8 @@ def paint_canal(canvas: Canvas, nodes: list[CanalNode], roots: NDArray, detail: 
         bap, blr = lerp(a.bony_ap, b.bony_ap) * F32(0.5), lerp(a.bony_lr, b.bony_lr) * F32(0.5)
         along2 = along * along
         bony = (bony_v / bap) ** 2 + (u / blr) ** 2 + along2 / (bap * bap) <= 1
-        canvas.put(block, bony, 0, Tissue.EPIDURAL_FAT)
         if a.sac_ap <= 0 and b.sac_ap <= 0:
+            layers.append((block, bony, None, None, None))
             continue
         sap = np.maximum(lerp(a.sac_ap, b.sac_ap) * F32(0.5), F32(0.01))
         slr = np.maximum(lerp(a.sac_lr, b.sac_lr) * F32(0.5), F32(0.01))
@@ -416,8 +420,15 @@ def paint_canal(canvas: Canvas, nodes: list[CanalNode], roots: NDArray, detail: 
                     dv = v - F32(pv) * sap
                     du = u - F32(pu) * slr
                     tissue[root_zone & (dv * dv + du * du <= rad * rad)] = Tissue.ROOTS
-        canvas.put(block, sac, CANAL, tissue)
-        canvas.put(block, cord, CORD, Tissue.CORD)
+        layers.append((block, bony, sac, tissue, cord))
+    for block, bony, *_ in layers:
+        canvas.put(block, bony, 0, Tissue.EPIDURAL_FAT)
+    for block, _, sac, tissue, _ in layers:
+        if sac is not None:
+            canvas.put(block, sac, CANAL, tissue)
+    for block, *_, cord in layers:
+        if cord is not None:
+            canvas.put(block, cord, CORD, Tissue.CORD)
 
 
 # --- posterior elements, atlas, sacrum ------------------------------------------------------------------
