@@ -1,0 +1,460 @@
+"""``grade_analysis``: every disc level's measurements and grades, from the label map and the image.
+
+The stage after segmentation. It reads only the label map (geometry) and the image (signal), never the
+network, so a radiologist can check each grade against the number it came from, and the phantom can
+check each number against its truth. The analysis is filled in place (and returned for convenience).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from pipeline import definitions
+from pipeline.grading import marrow, measure, pfirrmann
+from pipeline.grading.geometry import BodyFrame, body_frame, disc_axis
+from pipeline.grading.level import LevelMeasures, measure_level
+from pipeline.grading.plane import Vec2, inplane_directions, largest_component
+from pipeline.grading.settings import GradingSettings
+from pipeline.grading.signal import csf_reference, disc_signal
+from pipeline.labels import SACRUM, VERTEBRA_LABELS
+from pipeline.result import Grade, LevelFindings, Measurement, SpineAnalysis, VertebraFindings
+from pipeline.volume import Volume
+
+PFIRRMANN_LUMBAR_NOTE = "Pfirrmann is validated for lumbar discs only"
+MODIC_T2_ONLY_NOTE = "Modic typing needs T1 and T2 of the same study; only T2 given"
+GRADE_NAMES = (
+    "pfirrmann",
+    "narrowing",
+    "meyerding",
+    "listhesis_direction",
+    "canal_stenosis",
+    "herniation",
+    "modic_upper",
+    "modic_lower",
+    "marrow_change_upper",
+    "marrow_change_lower",
+    "endplate_defect_upper",
+    "endplate_defect_lower",
+)
+
+
+@dataclass(frozen=True)
+class _Context:
+    volume: Volume
+    labels: NDArray[np.integer]
+    image: NDArray[np.float64]
+    t1: Volume | None
+    settings: GradingSettings
+    anterior: Vec2
+    superior: Vec2
+    spacing2: tuple[float, float]
+
+
+def grade_analysis(
+    volume: Volume,
+    analysis: SpineAnalysis,
+    *,
+    t1: Volume | None = None,
+    settings: GradingSettings | None = None,
+) -> SpineAnalysis:
+    """Fill the measurements and grades of every level and vertebra of ``analysis`` (in place).
+
+    ``volume`` is the analysed series (its ``contrast`` decides which signal grades apply); ``t1`` an
+    optional T1 series of the same study in the same frame of reference (the caller checks the Frame of
+    Reference UID), which enables Modic typing. Existing grades and measurements of the same names are
+    replaced, others kept. Returns ``analysis``.
+    """
+    settings = settings or GradingSettings()
+    if analysis.label_map.shape != volume.shape:
+        raise ValueError(f"label map {analysis.label_map.shape} and volume {volume.shape} differ")
+    try:
+        anterior, superior = inplane_directions(volume)
+    except ValueError as error:
+        for level in analysis.levels:
+            _replace(level, [], [Grade(name, None, note=str(error)) for name in GRADE_NAMES])
+        return analysis
+    ctx = _Context(
+        volume,
+        analysis.label_map,
+        np.asarray(volume.array, dtype=np.float64),
+        t1,
+        settings,
+        anterior,
+        superior,
+        (volume.spacing[1], volume.spacing[2]),
+    )
+    for level in analysis.levels:
+        measurements, grades = grade_level(ctx, level)
+        _replace(level, measurements, grades)
+    for vertebra in analysis.vertebrae:
+        vertebra.measurements = [
+            m for m in vertebra.measurements if not m.name.startswith("vertebral_height")
+        ] + vertebra_measurements(ctx, vertebra)
+    return analysis
+
+
+def _replace(target: LevelFindings, measurements: list[Measurement], grades: list[Grade]) -> None:
+    names = {m.name for m in measurements}
+    target.measurements = [m for m in target.measurements if m.name not in names] + measurements
+    grade_names = {g.name for g in grades}
+    target.grades = [g for g in target.grades if g.name not in grade_names] + grades
+
+
+def _lower_label(name: str) -> int:
+    return SACRUM if name in ("S1", "S", "sacrum") else VERTEBRA_LABELS[name]
+
+
+def grade_level(ctx: _Context, level: LevelFindings) -> tuple[list[Measurement], list[Grade]]:
+    """Measurements and grades of one level (each grade names the measurements it used)."""
+    upper = VERTEBRA_LABELS.get(level.upper_vertebra)
+    if upper is None:
+        note = f"unknown vertebra {level.upper_vertebra!r}"
+        return [], [Grade(name, None, note=note) for name in GRADE_NAMES]
+    lower = _lower_label(level.lower_vertebra)
+    m = measure_level(
+        ctx.volume, ctx.labels, upper, level.disc_label, lower, ctx.anterior, ctx.superior, lower == SACRUM
+    )
+    out: list[Measurement] = []
+    grades: list[Grade] = []
+    why = m.notes.get("all") or m.notes.get("geometry") or ""
+    where = f"sagittal slice {m.slice_index + 1}" if m.slice_index is not None else ""
+
+    # --- heights and narrowing
+    dhi = None
+    if m.disc_heights:
+        for key in ("anterior", "middle", "posterior"):
+            method = (
+                "run of the disc label along the disc axis through its centre"
+                if key == "middle"
+                else (f"distance between the endplate lines at the {key} corners, along the disc axis")
+            )
+            out.append(Measurement(f"disc_height_{key}", round(m.disc_heights[key], 2), "mm", f"{method}, {where}"))
+        body = m.upper_body_heights.get("middle", 0.0)
+        if body > 0 and m.disc_heights["middle"] > 0:
+            dhi = definitions.disc_height_index(m.disc_heights["middle"], body)
+            out.append(
+                Measurement(
+                    "disc_height_index",
+                    round(dhi, 4),
+                    "1",
+                    f"middle disc height / middle height of {level.upper_vertebra} ({body:.1f} mm)",
+                )
+            )
+    if dhi is not None:
+        normal = definitions.normal_disc_height_index(level.level)
+        grades.append(
+            Grade(
+                "narrowing",
+                ctx.settings.narrowing(dhi, level.level),
+                ("disc_height_middle", "disc_height_index"),
+                note=f"height loss {definitions.height_loss_percent(dhi, level.level):.0f} % against a normal index "
+                f"of {normal:.2f}",
+            )
+        )
+    else:
+        grades.append(Grade("narrowing", None, note=why or "disc or vertebral body height not measurable"))
+
+    # --- listhesis
+    if m.slip_mm is not None and m.lower_endplate_mm:
+        percent = definitions.slip_percent(m.slip_mm, m.lower_endplate_mm)
+        out.append(
+            Measurement(
+                "slip",
+                round(m.slip_mm, 2),
+                "mm",
+                f"posterior-wall method, parallel to the {level.lower_vertebra} endplate, {where}",
+            )
+        )
+        out.append(
+            Measurement(
+                "slip_percent",
+                round(percent, 1),
+                "%",
+                f"of the {level.lower_vertebra} superior endplate length ({m.lower_endplate_mm:.1f} mm)",
+            )
+        )
+        grades.append(
+            Grade("meyerding", ctx.settings.meyerding(m.slip_mm, m.lower_endplate_mm), ("slip", "slip_percent"))
+        )
+        grades.append(Grade("listhesis_direction", ctx.settings.listhesis_direction(m.slip_mm), ("slip",)))
+    else:
+        grades += [
+            Grade("meyerding", None, note=why or "slip not measurable"),
+            Grade("listhesis_direction", None, note=why or "slip not measurable"),
+        ]
+
+    # --- canal
+    if m.canal_ap_mm is not None:
+        out.append(
+            Measurement(
+                "canal_ap_diameter",
+                round(m.canal_ap_mm, 2),
+                "mm",
+                "dural sac along the disc's AP axis behind its centre, interpolated to the midline",
+            )
+        )
+        bands = ctx.settings.stenosis_bands(level.level)
+        grades.append(
+            Grade(
+                "canal_stenosis",
+                ctx.settings.stenosis(m.canal_ap_mm, level.level),
+                ("canal_ap_diameter",),
+                note=f"{definitions.canal_region(level.level)} bands {bands[0]:g}/{bands[1]:g}/{bands[2]:g} mm",
+            )
+        )
+    else:
+        grades.append(Grade("canal_stenosis", None, note=m.notes.get("canal") or why or "no canal label"))
+
+    # --- herniation
+    if m.herniation_extent_mm is not None and m.migration_mm is not None:
+        out.append(
+            Measurement(
+                "herniation_extent",
+                round(m.herniation_extent_mm, 2),
+                "mm",
+                "disc beyond the posterior-wall line, perpendicular to it, at the midline",
+            )
+        )
+        out.append(
+            Measurement(
+                "herniation_migration",
+                round(m.migration_mm, 2),
+                "mm",
+                "disc behind the wall line beyond the endplate lines",
+            )
+        )
+        grades.append(
+            Grade(
+                "herniation",
+                ctx.settings.herniation(m.herniation_extent_mm, m.migration_mm),
+                ("herniation_extent", "herniation_migration"),
+            )
+        )
+    else:
+        grades.append(Grade("herniation", None, note=why or "posterior wall line not measurable"))
+
+    # --- signal: Pfirrmann, marrow, Modic, endplate defects
+    signal_measures, signal_grades = _signal_grades(ctx, level, m, dhi)
+    return out + signal_measures, grades + signal_grades
+
+
+def _signal_grades(
+    ctx: _Context, level: LevelFindings, m: LevelMeasures, dhi: float | None
+) -> tuple[list[Measurement], list[Grade]]:
+    out: list[Measurement] = []
+    grades: list[Grade] = []
+    contrast = ctx.volume.contrast
+    geo = m.geometry
+    lumbar = level.upper_vertebra.startswith("L")
+    caveat = "" if lumbar else PFIRRMANN_LUMBAR_NOTE
+    if geo is None or m.slice_index is None:
+        why = m.notes.get("all", "level geometry not measurable")
+        return [], [
+            Grade(n, None, note=why) for n in GRADE_NAMES if n.startswith(("pfirrmann", "modic", "marrow", "endplate"))
+        ]
+    k = m.slice_index
+    # Pfirrmann
+    if contrast != "T2":
+        grades.append(
+            Grade(
+                "pfirrmann",
+                None,
+                note=f"Pfirrmann is defined on T2-weighted images; this series is {contrast or 'of unknown contrast'}",
+            )
+        )
+    else:
+        near = [s for s in (k - 1, k, k + 1) if 0 <= s < ctx.labels.shape[0]]
+        csf = csf_reference(ctx.image, ctx.labels, near, geo, ctx.spacing2)
+        disc = ctx.labels[k] == level.disc_label
+        height = m.disc_heights.get("middle") or measure.disc_heights(geo, disc, ctx.spacing2)["middle"]
+        sig = disc_signal(ctx.image[k], disc, geo, csf, ctx.spacing2, height) if csf else None
+        if sig is None:
+            grades.append(Grade("pfirrmann", None, note="no CSF reference or disc centre to read the signal from"))
+        else:
+            out.append(
+                Measurement(
+                    "nucleus_csf_ratio",
+                    round(sig.nucleus_csf_ratio, 3),
+                    "1",
+                    f"mean central disc signal / CSF ({csf:.0f}, {marrow_pct()}), {f'sagittal slice {k + 1}'}",
+                )
+            )
+            out.append(
+                Measurement(
+                    "nucleus_homogeneity",
+                    round(sig.homogeneity, 3),
+                    "1",
+                    "1 - coefficient of variation of the central disc signal",
+                )
+            )
+            rel = (dhi / definitions.normal_disc_height_index(level.level)) if dhi else 1.0
+            result = pfirrmann.classify(pfirrmann.features(sig, rel))
+            if result is None:
+                grades.append(Grade("pfirrmann", None, note="the Pfirrmann classifier is not calibrated"))
+            else:
+                grade, probabilities = result
+                if probabilities[grade] < ctx.settings.pfirrmann_min_probability:
+                    grades.append(
+                        Grade(
+                            "pfirrmann",
+                            None,
+                            ("nucleus_csf_ratio", "nucleus_homogeneity"),
+                            probabilities,
+                            note=f"no grade reaches probability {ctx.settings.pfirrmann_min_probability:.2f}",
+                        )
+                    )
+                else:
+                    derived = ("nucleus_csf_ratio", "nucleus_homogeneity") + (("disc_height_index",) if dhi else ())
+                    grades.append(Grade("pfirrmann", grade, derived, probabilities, note=caveat))
+    # marrow, Modic, endplate defects, per endplate next to this disc
+    upper_label = VERTEBRA_LABELS[level.upper_vertebra]
+    lower_label = _lower_label(level.lower_vertebra)
+    t1_slice = _t1_slice(ctx, k) if ctx.t1 is not None else None
+    for side, frame, label, endplate in (
+        ("upper", geo.upper, upper_label, "inferior"),
+        ("lower", geo.lower, lower_label, "superior"),
+    ):
+        mask = ctx.labels[k] == label
+        sig2 = marrow.endplate_signal(ctx.image[k], frame, mask, ctx.spacing2, endplate)
+        if sig2 is None:
+            grades.append(Grade(f"marrow_change_{side}", None, note="endplate band not measurable"))
+            grades.append(Grade(f"modic_{side}", None, note="endplate band not measurable"))
+        else:
+            name = f"endplate_marrow_ratio_{side}"
+            out.append(
+                Measurement(
+                    name,
+                    round(sig2.ratio, 3),
+                    "1",
+                    f"{contrast or 'image'} signal 1-3.5 mm under the {endplate} endplate of "
+                    f"{getattr(level, side + '_vertebra')} / its mid-body marrow",
+                )
+            )
+            present = marrow.marrow_change(sig2, ctx.settings.marrow_change_ratio)
+            grades.append(Grade(f"marrow_change_{side}", "present" if present else "absent", (name,)))
+            if t1_slice is None or contrast != "T2":
+                grades.append(
+                    Grade(
+                        f"modic_{side}",
+                        None,
+                        note=MODIC_T2_ONLY_NOTE
+                        if contrast == "T2"
+                        else f"Modic typing needs T1 and T2 of the same study; {contrast or 'unknown'} given",
+                    )
+                )
+            else:
+                sig1 = marrow.endplate_signal(t1_slice, frame, mask, ctx.spacing2, endplate)
+                if sig1 is None:
+                    grades.append(Grade(f"modic_{side}", None, note="endplate band not measurable on T1"))
+                else:
+                    name1 = f"endplate_marrow_ratio_t1_{side}"
+                    out.append(Measurement(name1, round(sig1.ratio, 3), "1", "the same band on the T1 series"))
+                    grades.append(
+                        Grade(
+                            f"modic_{side}",
+                            marrow.modic_type(sig2, sig1, ctx.settings.marrow_change_ratio),
+                            (name, name1),
+                        )
+                    )
+        if contrast == "T2":
+            depth = _defect_depth(ctx, frame, label, endplate, m)
+            name = f"endplate_notch_depth_{side}"
+            out.append(
+                Measurement(
+                    name, round(depth, 2), "mm", "deepest dark-rimmed notch under the endplate line, over all slices"
+                )
+            )
+            present = depth >= ctx.settings.endplate_defect_depth_mm
+            grades.append(Grade(f"endplate_defect_{side}", "present" if present else "absent", (name,)))
+        else:
+            grades.append(Grade(f"endplate_defect_{side}", None, note="endplate defects are read on T2"))
+    return out, grades
+
+
+def marrow_pct() -> str:
+    return "90th percentile of the dural sac"
+
+
+def _defect_depth(ctx: _Context, frame: BodyFrame, label: int, endplate: str, m: LevelMeasures) -> float:
+    """Deepest endplate notch over the slices where the body shows (frames are per slice)."""
+    best = 0.0
+    present = np.flatnonzero(np.count_nonzero(ctx.labels == label, axis=(1, 2)) > 20)
+    for k in present:
+        mask = ctx.labels[k] == label
+        if k == m.slice_index:
+            f = frame
+        else:
+            f = body_frame(mask, ctx.spacing2, ctx.anterior, frame.w) if frame.inferior_mid is not None else None
+            if f is None:
+                continue
+        best = max(best, marrow.endplate_defect_depth(ctx.image[k], f, largest_component(mask), ctx.spacing2, endplate))
+    return best
+
+
+def _t1_slice(ctx: _Context, k: int) -> NDArray[np.float64] | None:
+    """The T1 series sampled on slice ``k`` of the analysed grid (through patient coordinates)."""
+    t1 = ctx.t1
+    assert t1 is not None
+    vol = ctx.volume
+    if t1.shape == vol.shape and np.allclose(t1.affine, vol.affine, atol=1e-3):
+        return np.asarray(t1.array[k], dtype=np.float64)
+    jj, ii = np.meshgrid(np.arange(vol.shape[1]), np.arange(vol.shape[2]), indexing="ij")
+    index = np.stack([np.full(jj.shape, k), jj, ii], axis=-1).reshape(-1, 3)
+    target = t1.lps_to_index(vol.index_to_lps(index))
+    values = ndimage.map_coordinates(
+        np.asarray(t1.array, dtype=np.float32), target.T, order=1, mode="constant", cval=np.nan
+    )
+    if np.isnan(values).mean() > 0.5:
+        return None
+    return values.reshape(vol.shape[1], vol.shape[2]).astype(np.float64)
+
+
+def vertebra_measurements(ctx: _Context, vertebra: VertebraFindings) -> list[Measurement]:
+    """Anterior, middle and posterior body heights on the slice nearest the body's centroid."""
+    if vertebra.label == SACRUM or vertebra.label not in VERTEBRA_LABELS.values():
+        return []
+    counts = np.count_nonzero(ctx.labels == vertebra.label, axis=(1, 2))
+    if counts.sum() == 0:
+        return []
+    k = round(float((np.arange(counts.size) * counts).sum() / counts.sum()))
+    mask = ctx.labels[k] == vertebra.label
+    hint = _disc_hint(ctx, k, vertebra.label)
+    frame = body_frame(mask, ctx.spacing2, ctx.anterior, hint)
+    if frame is None or frame.truncated:
+        return []
+    heights = measure.body_heights(frame, largest_component(mask), ctx.spacing2)
+    where = f"sagittal slice {k + 1}"
+    out = [
+        Measurement(
+            f"vertebral_height_{key}",
+            round(heights[key], 2),
+            "mm",
+            f"run of the body label along its axis ({'centre' if key == 'middle' else key + ' wall - 2 mm'}), {where}",
+        )
+        for key in ("anterior", "middle", "posterior")
+        if heights[key] > 0
+    ]
+    if heights["anterior"] > 0 and heights["posterior"] > 0:
+        out.append(
+            Measurement(
+                "wedge_ratio",
+                round(heights["anterior"] / heights["posterior"], 3),
+                "1",
+                "anterior / posterior body height",
+            )
+        )
+    return out
+
+
+def _disc_hint(ctx: _Context, k: int, label: int) -> Vec2:
+    """Cranio-caudal direction at a vertebra: the thin axis of an adjacent disc, else patient superior."""
+    for disc_label in (label + 100, label + 99):
+        disc = ctx.labels[k] == disc_label
+        axis = disc_axis(disc, ctx.spacing2) if disc.any() else None
+        if axis is not None:
+            return axis if axis @ ctx.superior >= 0 else -axis
+    return ctx.superior

@@ -1,0 +1,162 @@
+"""Endplate marrow signal (Modic changes) and endplate defects next to one disc.
+
+A Modic change is a band of altered marrow under an endplate, starting at the endplate and usually
+from the anterior part of the body. Its signal against the body's own marrow (far from the endplates)
+says whether something changed; only the pair of contrasts says what: type I is T1-dark and T2-bright
+(oedema), type II T1-bright and T2 iso-to-bright (fat), type III dark on both (sclerosis) (Modic et al.,
+Radiology 1988). From T2 alone the type is ambiguous, so only "marrow change present/absent" is read.
+
+An endplate defect (Schmorl node) is disc material pushed into the body through the endplate, ringed by
+sclerotic bone: on T2 a dark-rimmed notch below the endplate line. It is searched on every slice the
+body spans, because a node sits anywhere across the endplate's width.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from pipeline.grading.geometry import BodyFrame
+from pipeline.grading.plane import pixel_points
+
+BAND_START_MM = 1.0
+BAND_DEPTH_MM = 2.5
+"""The endplate band read for a Modic change: 1.0-3.5 mm under the endplate line (beyond the cortical
+endplate, within the 3 mm that the shallowest Modic change reaches)."""
+ANTERIOR_SHARE = 0.45
+"""Share of the AP length, from the anterior wall, that the band covers (Modic changes start in front)."""
+
+
+@dataclass(frozen=True)
+class EndplateSignal:
+    """Marrow signal next to one endplate, relative to the body's own reference marrow."""
+
+    band: float
+    reference: float
+
+    @property
+    def ratio(self) -> float:
+        return self.band / self.reference if self.reference > 0 else float("nan")
+
+
+def _region(
+    frame: BodyFrame, mask: NDArray[np.bool_], spacing: tuple[float, float], endplate: str
+) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
+    """Pixel indices of the endplate band and of the reference marrow of a body on one slice."""
+    points = pixel_points(mask, spacing)
+    jj, ii = np.nonzero(mask)
+    dv = (points - frame.origin) @ frame.v
+    dw = (points - frame.origin) @ frame.w
+    inner_v = (dv >= frame.posterior + 2.0) & (dv <= frame.anterior - 2.0)
+    front = dv >= frame.anterior - ANTERIOR_SHARE * frame.depth
+    if endplate == "superior":
+        line = frame.superior_posterior + (dv - frame.posterior) / max(frame.depth, 1e-6) * (
+            frame.superior_anterior - frame.superior_posterior
+        )
+        depth = line - dw
+    else:
+        if frame.inferior_posterior is None or frame.inferior_anterior is None:
+            empty = np.zeros(0, dtype=np.intp)
+            return empty, empty, empty, empty
+        line = frame.inferior_posterior + (dv - frame.posterior) / max(frame.depth, 1e-6) * (
+            frame.inferior_anterior - frame.inferior_posterior
+        )
+        depth = dw - line
+    band = inner_v & front & (depth >= BAND_START_MM) & (depth <= BAND_START_MM + BAND_DEPTH_MM)
+    if frame.inferior_mid is None:  # the sacrum's frame covers its top only
+        mid_w, height = frame.superior_mid - 10.0, 20.0
+    else:
+        mid_w, height = 0.5 * (frame.superior_mid + frame.inferior_mid), frame.superior_mid - frame.inferior_mid
+    reference = inner_v & (np.abs(dw - mid_w) <= 0.15 * height) & (dv >= frame.posterior + 6.0)
+    return jj[band], ii[band], jj[reference], ii[reference]
+
+
+def endplate_signal(
+    image: NDArray[np.floating],
+    frame: BodyFrame,
+    mask: NDArray[np.bool_],
+    spacing: tuple[float, float],
+    endplate: str,
+) -> EndplateSignal | None:
+    """Median signal of the endplate band and of the body's reference marrow on one slice."""
+    bj, bi, rj, ri = _region(frame, mask, spacing, endplate)
+    if bj.size < 4 or rj.size < 4:
+        return None
+    return EndplateSignal(float(np.median(image[bj, bi])), float(np.median(image[rj, ri])))
+
+
+def marrow_change(signal: EndplateSignal, threshold: float) -> bool:
+    """Present when the band differs from the reference by more than ``threshold`` (relative)."""
+    return abs(signal.ratio - 1.0) > threshold
+
+
+def modic_type(t2: EndplateSignal, t1: EndplateSignal, threshold: float) -> str:
+    """``"0"``, ``"I"``, ``"II"`` or ``"III"`` from the band/reference ratios on T2 and T1.
+
+    Type II first: fatty marrow is bright on T1 whatever T2 does; then T1-dark bands are typed by T2
+    (bright: I, dark: III). A change on one contrast only that fits no type is read as none ("0")."""
+    r1, r2 = t1.ratio, t2.ratio
+    if r1 > 1.0 + threshold:
+        return "II"
+    if r1 < 1.0 - threshold:
+        if r2 > 1.0 + threshold:
+            return "I"
+        if r2 < 1.0 - threshold:
+            return "III"
+    return "0"
+
+
+def endplate_defect_depth(
+    image: NDArray[np.floating],
+    frame: BodyFrame,
+    mask: NDArray[np.bool_],
+    spacing: tuple[float, float],
+    endplate: str,
+    dark_fraction: float = 0.45,
+) -> float:
+    """Deepest reach (mm below the endplate line) of a dark-rimmed notch under one endplate on a slice.
+
+    Pixels of the body darker than ``dark_fraction`` of its reference marrow, connected to the endplate
+    band, within the central 80 % of the AP length; their largest depth under the endplate line. A
+    normal cortical endplate is ~1 mm deep; the sclerotic rim of a node reaches 3-6 mm."""
+    points = pixel_points(mask, spacing)
+    jj, ii = np.nonzero(mask)
+    if points.size == 0:
+        return 0.0
+    dv = (points - frame.origin) @ frame.v
+    dw = (points - frame.origin) @ frame.w
+    central = (dv >= frame.posterior + 0.1 * frame.depth) & (dv <= frame.anterior - 0.1 * frame.depth)
+    if endplate == "superior":
+        line = frame.superior_posterior + (dv - frame.posterior) / max(frame.depth, 1e-6) * (
+            frame.superior_anterior - frame.superior_posterior
+        )
+        depth = line - dw
+    else:
+        if frame.inferior_posterior is None or frame.inferior_anterior is None:
+            return 0.0
+        line = frame.inferior_posterior + (dv - frame.posterior) / max(frame.depth, 1e-6) * (
+            frame.inferior_anterior - frame.inferior_posterior
+        )
+        depth = dw - line
+    signal = endplate_signal(image, frame, mask, spacing, endplate)
+    if signal is None or signal.reference <= 0:
+        return 0.0
+    values = image[jj, ii]
+    dark = central & (values < dark_fraction * signal.reference) & (depth <= 8.0)
+    if not dark.any():
+        return 0.0
+    dark_map = np.zeros(mask.shape, dtype=bool)
+    dark_map[jj[dark], ii[dark]] = True
+    labelled, _ = ndimage.label(dark_map, structure=np.ones((3, 3), dtype=bool))
+    depth_map = np.full(mask.shape, np.nan)
+    depth_map[jj, ii] = depth
+    best = 0.0
+    for lab in np.unique(labelled[labelled > 0]):
+        member = labelled == lab
+        d = depth_map[member]
+        if np.nanmin(d) <= 1.5:  # touches the endplate
+            best = max(best, float(np.nanmax(d)))
+    return best
