@@ -197,7 +197,22 @@ def build_report(
         **kwargs,
     )
     _restore_character_set(sr, loaded.reference)
+    _fix_code_meanings(sr)
     return sr
+
+
+# Code meanings as PS3.16 currently spells them, where highdicom 0.28 uses an older capitalisation
+# (pixelmed warns on every such item).
+_CURRENT_MEANINGS = {("121233", "DCM"): "Source image for segmentation"}
+
+
+def _fix_code_meanings(ds: Dataset) -> None:
+    for item in ds.get("ContentSequence", []):
+        for concept in item.get("ConceptNameCodeSequence", []):
+            key = (str(concept.CodeValue), str(concept.CodingSchemeDesignator))
+            if key in _CURRENT_MEANINGS:
+                concept.CodeMeaning = _CURRENT_MEANINGS[key]
+        _fix_code_meanings(item)
 
 
 def _library_images(loaded: LoadedSeries) -> list[Dataset]:

@@ -161,3 +161,6 @@ def test_dcmqi_reads_the_sr(written: dict, analysis: SpineAnalysis, tmp_path: Pa
     assert l3l4["FindingSite"]["CodeValue"] == "62551000"
     values = {item["quantity"]["CodeMeaning"]: float(item["value"]) for item in l3l4["measurementItems"]}
     assert values["Middle disc height"] == pytest.approx(8.4)
+    grades = {q["conceptCode"]["CodeMeaning"]: q["conceptValue"]["CodeMeaning"] for q in l3l4["qualitativeEvaluations"]}
+    assert grades["Pfirrmann disc degeneration grade"] == "Pfirrmann grade 2"
+    assert grades["Modic change, cranial endplate"] == "Not assessed"
