@@ -28,7 +28,8 @@ from pydicom.dataset import Dataset
 from scipy import ndimage
 
 from dicomnode.results import codes as dn_codes
-from dicomnode.results.seg import SegmentInfo, _common_kwargs, _restore_character_set
+from dicomnode.results.common import common_kwargs, restore_character_set, set_body_part
+from dicomnode.results.seg import SegmentInfo
 from dicomnode.results.settings import SHORT_DISCLAIMER, ResultSettings
 from dicomnode.results.uids import UidFactory
 from dicomnode.series_loader import LoadedSeries
@@ -413,7 +414,7 @@ def build_pictures(
     window = _window(volume.array, analysis.label_map)
     slices = choose_slices(analysis.label_map, settings.picture_slices)
     series_uid = uids.uid("picture.series")
-    kwargs = _common_kwargs(loaded.reference, settings, created)
+    kwargs = common_kwargs(loaded.reference, settings, created)
     images = []
     for number, k in enumerate(slices, start=1):
         # Say the side in patient terms: the array's slice axis runs L->R or R->L depending on the scanner.
@@ -454,7 +455,7 @@ def build_pictures(
         image.BurnedInAnnotation = "NO"  # burned-in text carries no patient identity (PS3.3 C.7.6.1.1.7)
         image.ImageComments = "AI output for research / decision support. Not for primary diagnosis."
         _reference_source(image, loaded, k)
-        _restore_character_set(image, loaded.reference)
+        restore_character_set(image, loaded.reference)
         images.append(image)
     return images
 
@@ -528,7 +529,7 @@ def build_presentation_state(
                 text_objects=texts,
             )
         )
-    kwargs = _common_kwargs(loaded.reference, settings, created)
+    kwargs = common_kwargs(loaded.reference, settings, created)
     low, high = _window(volume.array, analysis.label_map)
     if loaded.is_multiframe:
         kwargs["modality_lut_transformation"] = _multiframe_modality_lut(loaded.reference)
@@ -553,7 +554,7 @@ def build_presentation_state(
         **{k: v for k, v in kwargs.items() if k not in ("content_date", "content_time")},
     )
     set_body_part(gsps, loaded.reference)
-    _restore_character_set(gsps, loaded.reference)
+    restore_character_set(gsps, loaded.reference)
     return gsps
 
 
@@ -584,13 +585,3 @@ def _multiframe_modality_lut(ds: Dataset) -> hd.ModalityLUTTransformation:
         raise ValueError("frames have different rescale slopes/intercepts; a GSPS cannot describe them")
     slope, intercept, rescale_type = pairs.pop()
     return hd.ModalityLUTTransformation(rescale_intercept=intercept, rescale_slope=slope, rescale_type=rescale_type)
-
-
-def set_body_part(ds: Dataset, reference: Dataset) -> None:
-    """Body Part Examined from the source, else SPINE (PS3.3 C.7.3.1, CID 4031).
-
-    Why: General Series Laterality is Type 2C for paired body parts; naming the (unpaired) spine
-    tells validators and PACS that no laterality applies, where an empty Laterality would claim
-    the side is unknown.
-    """
-    ds.BodyPartExamined = str(reference.get("BodyPartExamined") or "SPINE")

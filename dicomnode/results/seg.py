@@ -18,16 +18,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from importlib import metadata
 
 import highdicom as hd
 import numpy as np
 from numpy.typing import NDArray
-from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 from pydicom.sr.coding import Code
 
 from dicomnode.results import codes as dn_codes
+from dicomnode.results.common import common_kwargs, restore_character_set, set_body_part, software_versions
 from dicomnode.results.settings import SHORT_DISCLAIMER, ResultSettings
 from dicomnode.results.uids import UidFactory
 from dicomnode.series_loader import LoadedSeries
@@ -162,7 +161,7 @@ def build_segmentation(
         )
     mask = loaded.to_source_order(segment_array(analysis.label_map, segments))
     used = [seg.code for seg in segments]
-    kwargs = _common_kwargs(loaded.reference, settings, created)
+    kwargs = common_kwargs(loaded.reference, settings, created)
     if dn_codes.uses_private_scheme(used):
         kwargs["coding_schemes"] = [dn_codes.coding_scheme_identification()]
     seg = hd.seg.Segmentation(
@@ -184,42 +183,6 @@ def build_segmentation(
         series_description=settings.seg_series_description,
         **kwargs,
     )
-    _restore_character_set(seg, loaded.reference)
-    seg.BodyPartExamined = str(loaded.reference.get("BodyPartExamined") or "SPINE")
+    restore_character_set(seg, loaded.reference)
+    set_body_part(seg, loaded.reference)
     return seg
-
-
-def software_versions(analysis: SpineAnalysis) -> str:
-    """Software Versions (LO): the node's release and the model's, so a result can be traced."""
-    try:
-        node_version = metadata.version("dicomnode")
-    except metadata.PackageNotFoundError:
-        node_version = "dev"
-    return f"dicomnode {node_version}; {analysis.algorithm_name} {analysis.algorithm_version}"[:64]
-
-
-def _common_kwargs(reference: Dataset, settings: ResultSettings, created: datetime | None) -> dict:
-    """Keyword arguments every highdicom object of one job shares (dates, institution, charset)."""
-    kwargs: dict = {}
-    if created is not None:
-        kwargs["content_date"] = created.date()
-        kwargs["content_time"] = created.time().replace(microsecond=0)
-        kwargs["series_date"] = created.date()
-        kwargs["series_time"] = created.time().replace(microsecond=0)
-    if settings.institution_name:
-        kwargs["institution_name"] = settings.institution_name
-    charset = reference.get("SpecificCharacterSet")
-    if charset:
-        kwargs["specific_character_set"] = charset
-    return kwargs
-
-
-def _restore_character_set(ds: Dataset, reference: Dataset) -> None:
-    """Keep the source's Specific Character Set (PS3.3 C.12.1.1.2) on an object that copied its names.
-
-    The patient's name is copied byte-for-byte in meaning, so the object must declare the same
-    repertoire or a non-ASCII name (``Müller``) turns into mojibake in the PACS.
-    """
-    charset = reference.get("SpecificCharacterSet")
-    if charset and ds.get("SpecificCharacterSet") != charset:
-        ds.SpecificCharacterSet = charset

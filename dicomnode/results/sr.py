@@ -33,7 +33,8 @@ from pydicom.sr.codedict import codes
 from pydicom.sr.coding import Code
 
 from dicomnode.results import codes as dn_codes
-from dicomnode.results.seg import SegmentInfo, _common_kwargs, _restore_character_set, software_versions
+from dicomnode.results.common import common_kwargs, restore_character_set, software_versions
+from dicomnode.results.seg import SegmentInfo
 from dicomnode.results.settings import DISCLAIMER, ResultSettings
 from dicomnode.results.uids import UidFactory
 from dicomnode.series_loader import LoadedSeries
@@ -177,7 +178,7 @@ def build_report(
     )
     report[0].ContentSequence.append(_intended_use_container(analysis, unsegmented))
 
-    kwargs = _common_kwargs(loaded.reference, settings, created)
+    kwargs = common_kwargs(loaded.reference, settings, created)
     sr = hd.sr.Comprehensive3DSR(
         evidence=[*loaded.datasets, *([seg] if seg is not None else [])],
         content=report[0],
@@ -196,7 +197,7 @@ def build_report(
         device_serial_number=settings.device_serial_number,
         **kwargs,
     )
-    _restore_character_set(sr, loaded.reference)
+    restore_character_set(sr, loaded.reference)
     _fix_code_meanings(sr)
     return sr
 
