@@ -170,7 +170,7 @@ def write_series(
     *,
     n_slices: int = 9,
     size: int = 64,
-    pixel_spacing: float = 2.0,
+    pixel_spacing: float | tuple[float, float] = 2.0,
     slice_spacing: float = 3.0,
     patient_name: str = "Müller^Jürgen",
     enhanced: bool = False,
@@ -184,12 +184,15 @@ def write_series(
     normal = np.cross(row, col)
     study_uid, series_uid, for_uid = generate_uid(), generate_uid(), generate_uid()
     # Centre the stack on the phantom: slice k sits at (k - (n-1)/2) * spacing along the normal.
-    centre_offset = -(row * (size - 1) / 2 + col * (size - 1) / 2) * pixel_spacing
+    # PixelSpacing is (between rows, between columns) = (along the column vector, along the row vector).
+    row_step, col_step = (pixel_spacing, pixel_spacing) if isinstance(pixel_spacing, float | int) else pixel_spacing
+    pixel_spacing = (float(row_step), float(col_step))
+    centre_offset = -(row * (size - 1) / 2 * col_step + col * (size - 1) / 2 * row_step)
     jj, ii = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
     slices = []
     for k in range(n_slices):
         ipp = normal * (k - (n_slices - 1) / 2) * slice_spacing + centre_offset
-        points = ipp + (jj[..., None] * col + ii[..., None] * row) * pixel_spacing
+        points = ipp + jj[..., None] * col * row_step + ii[..., None] * row * col_step
         label_slice = phantom_labels(points)
         slices.append((ipp, phantom_intensity(label_slice, rng)))
     # Acquisition order of the files versus their position.
@@ -231,7 +234,7 @@ def write_series(
         ds.InstanceNumber = instance
         ds.ImagePositionPatient = [round(float(v), 4) for v in ipp]
         ds.ImageOrientationPatient = [round(v, 6) for v in iop]
-        ds.PixelSpacing = [pixel_spacing, pixel_spacing]
+        ds.PixelSpacing = list(pixel_spacing)
         ds.SliceThickness = slice_spacing
         ds.SpacingBetweenSlices = slice_spacing
         ds.SliceLocation = round(float(ipp @ normal), 4)
@@ -276,7 +279,7 @@ def _write_enhanced(
     orient.ImageOrientationPatient = [round(v, 6) for v in iop]
     shared.PlaneOrientationSequence = [orient]
     measures = Dataset()
-    measures.PixelSpacing = [pixel_spacing, pixel_spacing]
+    measures.PixelSpacing = list(pixel_spacing)
     measures.SliceThickness = slice_spacing
     shared.PixelMeasuresSequence = [measures]
     ds.SharedFunctionalGroupsSequence = [shared]

@@ -253,3 +253,15 @@ def test_label_values_outside_the_contract_are_left_out(loaded: LoadedSeries) ->
         ResultSettings(uid_root=TEST_UID_ROOT, picture=False, sr=False),
     )
     assert len(outputs[0].SegmentSequence) == len(analysis.structures)
+
+
+@pytest.mark.parametrize("enhanced", [False, True], ids=["classic", "enhanced"])
+def test_anisotropic_pixel_spacing_keeps_geometry(tmp_path: Path, enhanced: bool) -> None:
+    """PixelSpacing is (row spacing, column spacing); swapping them would move every segment."""
+    loaded = load_series(write_series(tmp_path / "src", CONVENTIONS[2], pixel_spacing=(1.6, 2.4), enhanced=enhanced))
+    assert loaded.volume.spacing[1:] == pytest.approx((1.6, 2.4))
+    truth = make_analysis(loaded.volume)
+    bright = loaded.volume.array > 700
+    assert (truth.label_map[bright] >= 100).mean() > 0.97  # discs and canal where the phantom has them
+    outputs = build_outputs(loaded, truth, JOB_KEY, ResultSettings(uid_root=TEST_UID_ROOT, picture=False, sr=False))
+    assert_centroids_match(_read_back(_seg(outputs), tmp_path), loaded, truth)
