@@ -91,9 +91,9 @@ def paint_background(grid: Grid, spine: Spine, habitus: Habitus, rng: np.random.
     abdomen = (y < front - F32(3)) & (zz < diaphragm) & (inner > fat_depth + F32(8))
     loops = _coarse_noise(grid, rng, 9.0)
     content = _coarse_noise(grid, rng, 16.0)
-    bowel = abdomen & (y < front - F32(26) + F32(12) * np.clip(content, -1, 1))
+    bowel = abdomen & (y < front - F32(22) + F32(10) * np.clip(content, -1, 1))
     tissue[abdomen] = Tissue.FAT
-    lumen = bowel & (content > -1.1)
+    lumen = bowel & (content > -1.5)
     tissue[lumen] = Tissue.BOWEL
     tissue[lumen & (loops > 0.2) & (content > 0.5)] = Tissue.BOWEL_FLUID
     tissue[lumen & (loops < -0.9) & (content < 0.1)] = Tissue.GAS
@@ -127,24 +127,29 @@ def paint_background(grid: Grid, spine: Spine, habitus: Habitus, rng: np.random.
     # skin and subcutaneous fat over everything
     tissue[inner < fat_depth + F32(2)] = Tissue.FAT
     tissue[inner < F32(2)] = Tissue.SKIN
-    # head: skull and brain above the atlas
-    head_c = np.array([0.0, float(np.interp(z_c1, prof["z"], prof["canal"])) - 15.0, z_c1 + 75.0])
+    tissue[inner < 0] = Tissue.AIR
+    # head: scalp, skull (cortex-diploe-cortex), CSF and brain; the foramen magnum sits just above C1,
+    # where the canal (painted later) passes through the skull base
+    head_c = np.array([0.0, float(np.interp(z_c1, prof["z"], prof["canal"])) - 5.0, z_c1 + 78.0])
     hx, hy, hz = (
         (x - F32(head_c[0])) / F32(72),
-        (y - F32(head_c[1])) / F32(92),
+        (y - F32(head_c[1])) / F32(95),
         (zz - F32(head_c[2])) / F32(82),
     )
     head_r = np.sqrt(hx * hx + hy * hy + hz * hz)
-    headzone = zz > F32(z_c1 + 12)
-    tissue[headzone & (head_r > 1.0)] = Tissue.AIR
-    tissue[headzone & (head_r <= 1.0)] = Tissue.SKIN
-    tissue[headzone & (head_r <= 0.97)] = Tissue.FAT
-    tissue[headzone & (head_r <= 0.93)] = Tissue.CORTEX
-    tissue[headzone & (head_r <= 0.91)] = Tissue.MARROW
-    tissue[headzone & (head_r <= 0.89)] = Tissue.CORTEX
-    tissue[headzone & (head_r <= 0.87)] = Tissue.CSF
-    tissue[headzone & (head_r <= 0.85)] = Tissue.BRAIN
-    tissue[inner < 0] = Tissue.AIR
+    # behind the head there is air; in front of it the neck goes on into the face and jaw
+    tissue[(zz > F32(z_c1 + 12)) & (head_r > 1.0) & (y > F32(head_c[1] - 20))] = Tissue.AIR
+    head = head_r <= 1.0
+    for radius, layer in (
+        (1.0, Tissue.SKIN),
+        (0.975, Tissue.FAT),
+        (0.95, Tissue.CORTEX),
+        (0.935, Tissue.MARROW),
+        (0.915, Tissue.CORTEX),
+        (0.9, Tissue.CSF),
+        (0.885, Tissue.BRAIN),
+    ):
+        tissue[head & (head_r <= radius)] = layer
     return tissue
 
 

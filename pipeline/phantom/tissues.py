@@ -57,7 +57,7 @@ _SIGNAL: dict[Tissue, tuple[float, float, float]] = {
     Tissue.SKIN: (0.45, 0.55, 0.35),
     Tissue.FAT: (0.78, 1.0, 0.05),
     Tissue.MUSCLE: (0.17, 0.33, 0.2),
-    Tissue.BOWEL: (0.35, 0.35, 0.4),
+    Tissue.BOWEL: (0.3, 0.33, 0.35),
     Tissue.BOWEL_FLUID: (0.8, 0.15, 0.8),
     Tissue.GAS: (0.02, 0.02, 0.02),
     Tissue.VESSEL: (0.04, 0.08, 0.05),
