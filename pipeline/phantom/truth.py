@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pipeline import definitions
-from pipeline.labels import CANAL, CORD
+from pipeline.labels import CANAL, COCCYX, CORD
 from pipeline.phantom.grid import Grid
 from pipeline.phantom.layout import Disc, Spine, Vertebra, disc_frame
 from pipeline.phantom.paint import Canvas, paint_body, paint_disc, paint_spine
@@ -170,6 +170,20 @@ def build_truth(spine: Spine, plan: Plan, present: set[int], extra: dict[str, An
             entry["posterior_inferior_corner_lps"] = _lps(plan, v.posterior_inferior)
         vertebrae.append(entry)
         del k
+    if COCCYX in present and spine.coccyx_segments:
+        first = spine.coccyx_segments[0]
+        vertebrae.append(
+            {
+                "name": "Co",
+                "label": COCCYX,
+                "center_lps": _lps(plan, first.centre),
+                "axes_lps": {
+                    "left": _vec(plan, first.frame[:, 0]),
+                    "anterior": _vec(plan, first.frame[:, 1]),
+                    "superior": _vec(plan, first.frame[:, 2]),
+                },
+            }
+        )
     discs = []
     for disc in spine.discs:
         if disc.label not in present:
