@@ -29,6 +29,7 @@ import pydicom
 from numpy.typing import NDArray
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from pipeline.volume import Volume
 
@@ -109,9 +110,8 @@ def load_series(paths: str | Path | Iterable[str | Path], *, require_sagittal: b
     datasets: list[tuple[Path, Dataset]] = []
     skipped = 0
     for path in files:
-        try:
-            ds = pydicom.dcmread(path)
-        except (InvalidDicomError, OSError, EOFError):
+        ds = _read(path)
+        if ds is None:
             skipped += 1
             continue
         if "SOPClassUID" not in ds or "PixelData" not in ds:
@@ -146,6 +146,33 @@ def load_series(paths: str | Path | Iterable[str | Path], *, require_sagittal: b
         slices = [_classic_slice(ds, i) for i, (_, ds) in enumerate(datasets)]
         source_paths = tuple(p for p, _ in datasets)
     return _assemble(slices, [ds for _, ds in datasets], source_paths, require_sagittal)
+
+
+def _read(path: Path) -> Dataset | None:
+    """A DICOM dataset, or None for anything else.
+
+    Files without the 128-byte preamble and "DICM" (raw datasets, as some older archives store them)
+    are read with ``force``; the caller then insists on SOPClassUID and PixelData, which random files
+    read with ``force`` do not have.
+    """
+    try:
+        return pydicom.dcmread(path)
+    except InvalidDicomError:
+        try:
+            ds = pydicom.dcmread(path, force=True)
+        except Exception:  # anything unreadable is simply not part of the series
+            return None
+        if "SOPClassUID" not in ds or "PixelData" not in ds:
+            return None
+        if "TransferSyntaxUID" not in ds.file_meta:
+            # No meta header: the encoding pydicom detected is the transfer syntax (native pixels only).
+            implicit, little = ds.original_encoding
+            ds.file_meta.TransferSyntaxUID = (
+                ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian if little else ExplicitVRBigEndian
+            )
+        return ds
+    except (OSError, EOFError, ValueError):
+        return None
 
 
 @dataclass

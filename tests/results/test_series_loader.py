@@ -148,3 +148,14 @@ def test_undecodable_pixel_data_names_the_transfer_syntax(series_dir: Path, tmp_
     ds.save_as(files[0])
     with pytest.raises(SeriesLoadError, match="cannot decode the pixel data"):
         load_series(files)
+
+
+def test_raw_datasets_without_preamble_are_read(series_dir: Path, tmp_path: Path) -> None:
+    files = _copy_series(series_dir, tmp_path / "s")
+    for path in files:
+        ds = pydicom.dcmread(path)
+        del ds.file_meta
+        ds.preamble = None
+        ds.save_as(path, enforce_file_format=False, implicit_vr=False, little_endian=True)
+        assert path.read_bytes()[128:132] != b"DICM"
+    assert load_series(tmp_path / "s").volume.shape == (9, 64, 64)
