@@ -1,0 +1,140 @@
+"""A real PACS round trip: Orthanc sends a series to the node with its own REST API, the node analyses it
+and sends SEG, SR and pictures back into the same study; and a PACS that is down gets them once, later.
+
+These tests run the bundled model on the CPU: they are the slowest of the suite (about a minute each).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydicom import dcmread
+
+from dicomnode.phantom_dicom import series_datasets
+from pipeline.phantom import generate
+from storage.models import Delivery
+from tests.node.conftest import RunningNode, free_port, wait_for
+from tests.orthanc import Orthanc, make_orthanc
+
+NAME = "Šťastná^Zoë Ærøskøbing"
+EXPECTED_OUTPUT_MODALITIES = {"SEG", "SR"}
+
+
+@pytest.fixture
+def phantom_files(tmp_path: Path) -> list[Path]:
+    folder = tmp_path / "phantom"
+    folder.mkdir()
+    paths = []
+    for index, dataset in enumerate(series_datasets(generate(11, region="lumbar", contrast="T2"))):
+        dataset.SpecificCharacterSet = "ISO_IR 192"
+        dataset.PatientName = NAME
+        path = folder / f"{index:03d}.dcm"
+        dataset.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture
+def pacs_and_node(tmp_path: Path, node_factory) -> Iterator[tuple[Orthanc, RunningNode]]:  # type: ignore[no-untyped-def]
+    if shutil.which("Orthanc") is None and not Path("/usr/sbin/Orthanc").exists():
+        if os.environ.get("CI"):
+            pytest.fail("Orthanc is required in CI")
+        pytest.skip("Orthanc not installed (apt-get install orthanc)")
+    orthanc = make_orthanc(tmp_path / "orthanc")
+    node_port = free_port()
+    node = node_factory(
+        f"""
+        [node]
+        port = {node_port}
+        [security]
+        allowed_calling_ae_titles = ["ORTHANC"]
+        [pipeline]
+        workers = 1
+        [delivery]
+        backoff_initial_s = 1.0
+        backoff_max_s = 2.0
+        [[destinations]]
+        name = "orthanc"
+        ae_title = "ORTHANC"
+        host = "127.0.0.1"
+        port = {orthanc.dicom_port}
+        outputs = ["seg", "sr", "picture"]
+        """,
+        start=False,
+    )
+    node.port = node_port
+    node.start()
+    orthanc.start({"dicomnode": ["DICOMNODE", "127.0.0.1", node_port]})
+    yield orthanc, node
+    orthanc.stop()
+
+
+def _study_series(orthanc: Orthanc, study_id: str) -> list[dict]:
+    return [orthanc.get(f"/series/{s}") for s in orthanc.get(f"/studies/{study_id}")["Series"]]
+
+
+def _modalities(orthanc: Orthanc, study_id: str) -> set[str]:
+    return {s["MainDicomTags"].get("Modality", "") for s in _study_series(orthanc, study_id)}
+
+
+def test_orthanc_sends_a_series_and_gets_seg_sr_and_picture_back_in_the_same_study(
+    pacs_and_node: tuple[Orthanc, RunningNode], phantom_files: list[Path]
+) -> None:
+    orthanc, node = pacs_and_node
+    for path in phantom_files:
+        orthanc.upload(path)
+    [study_id] = orthanc.get("/studies")
+    [series_id] = orthanc.get(f"/studies/{study_id}")["Series"]
+    orthanc.request("POST", "/modalities/dicomnode/store", {"Resources": [series_id], "Synchronous": True})
+    assert node.instance_rows() == len(phantom_files)
+    def results_arrived() -> bool:
+        return (EXPECTED_OUTPUT_MODALITIES | {"MR"} <= _modalities(orthanc, study_id)
+                and len(_study_series(orthanc, study_id)) >= 4)
+
+    assert wait_for(results_arrived, timeout=400, interval=2), node.log.read_text()[-3000:]
+    series = _study_series(orthanc, study_id)
+    assert len(orthanc.get("/studies")) == 1  # the results joined the source study
+    descriptions = " ".join(s["MainDicomTags"].get("SeriesDescription", "") for s in series)
+    assert "research" in descriptions.lower() or "not for primary diagnosis" in descriptions.lower()
+    patient = orthanc.get(f"/studies/{study_id}")["PatientMainDicomTags"]["PatientName"]
+    assert patient == NAME
+    seg_series = next(s for s in series if s["MainDicomTags"]["Modality"] == "SEG")
+    [seg_instance] = seg_series["Instances"]
+    seg = dcmread(io.BytesIO(orthanc.get(f"/instances/{seg_instance}/file")))
+    assert str(seg.PatientName) == NAME and seg.StudyInstanceUID == dcmread(phantom_files[0]).StudyInstanceUID
+
+
+def test_pacs_down_during_delivery_gets_every_output_exactly_once_when_back(
+    pacs_and_node: tuple[Orthanc, RunningNode], phantom_files: list[Path]
+) -> None:
+    orthanc, node = pacs_and_node
+    for path in phantom_files:
+        orthanc.upload(path)
+    [study_id] = orthanc.get("/studies")
+    [series_id] = orthanc.get(f"/studies/{study_id}")["Series"]
+    orthanc.request("POST", "/modalities/dicomnode/store", {"Resources": [series_id], "Synchronous": True})
+    orthanc.stop()  # the PACS goes down while the node analyses
+    assert wait_for(lambda: node.count(Delivery) > 0, timeout=400, interval=1), node.log.read_text()[-3000:]
+    assert wait_for(lambda: all(d >= 1 for d in _attempts(node)), timeout=60)
+    expected = node.count(Delivery)
+    orthanc.start({"dicomnode": ["DICOMNODE", "127.0.0.1", node.port]})
+    sources = len(phantom_files)
+    assert wait_for(lambda: orthanc.instance_count() == sources + expected, timeout=120, interval=1)
+    threading.Event().wait(5)  # a duplicate send would show up now
+    assert orthanc.instance_count() == sources + expected
+    assert len(orthanc.get("/studies")) == 1
+
+
+def _attempts(node: RunningNode) -> list[int]:
+    db = node.db()
+    try:
+        with db.session() as session:
+            return [d.attempts for d in session.query(Delivery)]
+    finally:
+        db.dispose()
