@@ -20,7 +20,8 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
+from pydicom.sequence import Sequence
+from pydicom.uid import EnhancedMRImageStorage, ExplicitVRLittleEndian, MRImageStorage, generate_uid
 
 from pipeline.phantom import PhantomCase
 from pipeline.phantom.preview import preview
@@ -38,6 +39,12 @@ NAMES = (
     "O'Brien^Siobhán",
 )
 BODY_PART = {"lumbar": "LSPINE", "thoracolumbar": "TSPINE", "cervical": "CSPINE", "whole": "SPINE"}
+ANATOMY_CODE = {  # SNOMED CT codes for the Frame Anatomy functional group (DICOM CID 4031)
+    "lumbar": ("122496007", "Lumbar spine"),
+    "thoracolumbar": ("122495006", "Thoracic spine"),
+    "cervical": ("122494005", "Cervical spine"),
+    "whole": ("421060004", "Spine"),
+}
 
 
 def case_name(case: PhantomCase) -> str:
@@ -194,6 +201,270 @@ def series_datasets(case: PhantomCase) -> list[Dataset]:
     return out
 
 
+def _item(**attributes: Any) -> Dataset:
+    item = Dataset()
+    for key, value in attributes.items():
+        setattr(item, key, value)
+    return item
+
+
+def enhanced_dataset(case: PhantomCase) -> Dataset:
+    """The series as one Enhanced MR Image Storage object (PS3.3 A.36.2), frames in InstanceNumber order.
+
+    Shared functional groups carry what all frames have in common (pixel measures, orientation, anatomy,
+    pixel value transformation, frame type, timing, FOV, echo, modifiers, coils, averages); per-frame
+    groups carry the plane position and the frame content with a stack dimension (C.7.6.17).
+    """
+    vol, seq = case.volume, case.plan.sequence
+    variant = header_variant(case)
+    classic = _base_dataset(case, variant)
+    ds = Dataset()
+    for keyword in (
+        "SpecificCharacterSet",
+        "StudyDate",
+        "StudyTime",
+        "AccessionNumber",
+        "Modality",
+        "Manufacturer",
+        "ManufacturerModelName",
+        "InstitutionName",
+        "ReferringPhysicianName",
+        "StudyDescription",
+        "SeriesDescription",
+        "PatientName",
+        "PatientID",
+        "PatientBirthDate",
+        "PatientSex",
+        "PatientAge",
+        "BodyPartExamined",
+        "StudyInstanceUID",
+        "SeriesInstanceUID",
+        "StudyID",
+        "SeriesNumber",
+        "FrameOfReferenceUID",
+        "PositionReferenceIndicator",
+        "SeriesDate",
+        "SeriesTime",
+        "PatientPosition",
+        "SamplesPerPixel",
+        "PhotometricInterpretation",
+        "Rows",
+        "Columns",
+        "BitsAllocated",
+        "BitsStored",
+        "HighBit",
+        "PixelRepresentation",
+        "MRAcquisitionType",
+        "MagneticFieldStrength",
+    ):
+        if keyword in classic:
+            setattr(ds, keyword, classic[keyword].value)
+    contrast = case.contrast
+    frame_type = ["ORIGINAL", "PRIMARY", "STATIC", "NONE"]
+    acquisition_contrast = {"T2": "T2", "T1": "T1", "STIR": "STIR"}[contrast]
+    ds.SOPClassUID = EnhancedMRImageStorage
+    ds.SOPInstanceUID = _uid(case, "enhanced")
+    ds.ImageType = frame_type
+    ds.PixelPresentation = "MONOCHROME"
+    ds.PresentationLUTShape = "IDENTITY"
+    ds.VolumetricProperties = "VOLUME"
+    ds.VolumeBasedCalculationTechnique = "NONE"
+    ds.ComplexImageComponent = "MAGNITUDE"
+    ds.AcquisitionContrast = acquisition_contrast
+    ds.ContentQualification = "RESEARCH"
+    ds.ResonantNucleus = "1H"
+    ds.KSpaceFiltering = "NONE"
+    ds.ApplicableSafetyStandardAgency = "IEC"
+    ds.BurnedInAnnotation = "NO"
+    ds.LossyImageCompression = "00"
+    ds.AcquisitionNumber = 1
+    ds.AcquisitionDateTime = variant["study_date"] + variant["study_time"]
+    ds.AcquisitionDuration = 180.0
+    ds.DeviceSerialNumber = "PHANTOM-0001"
+    ds.SoftwareVersions = "dicomnode phantom"
+    ds.InstanceNumber = 1
+    ds.ContentDate = variant["study_date"]
+    ds.ContentTime = variant["study_time"]
+    # MR Pulse Sequence module (C.8.13.4), required for ORIGINAL images
+    ds.PulseSequenceName = {"T2": "TSE", "T1": "TSE", "STIR": "TIR"}[contrast]
+    ds.EchoPulseSequence = "SPIN"
+    ds.MultipleSpinEcho = "NO"
+    ds.MultiPlanarExcitation = "YES"
+    ds.PhaseContrast = "NO"
+    ds.TimeOfFlightContrast = "NO"
+    ds.SteadyStatePulseSequence = "NONE"
+    ds.EchoPlanarPulseSequence = "NO"
+    ds.SaturationRecovery = "NO"
+    ds.SpectrallySelectedSuppression = "NONE"
+    ds.OversamplingPhase = "NONE"
+    ds.GeometryOfKSpaceTraversal = "RECTILINEAR"
+    ds.RectilinearPhaseEncodeReordering = "LINEAR"
+    ds.SegmentedKSpaceTraversal = "PARTIAL"
+    ds.NumberOfKSpaceTrajectories = 1
+    ds.AcquisitionContextSequence = Sequence()
+    # Multi-frame Dimension module: one stack, frames indexed by their position in it
+    dimension_uid = _uid(case, "dimension")
+    ds.DimensionOrganizationSequence = Sequence([_item(DimensionOrganizationUID=dimension_uid)])
+    ds.DimensionIndexSequence = Sequence(
+        [
+            _item(
+                DimensionOrganizationUID=dimension_uid,
+                DimensionIndexPointer=0x00209056,
+                FunctionalGroupPointer=0x00209111,
+                DimensionDescriptionLabel="Stack ID",
+            ),
+            _item(
+                DimensionOrganizationUID=dimension_uid,
+                DimensionIndexPointer=0x00209057,
+                FunctionalGroupPointer=0x00209111,
+                DimensionDescriptionLabel="In-Stack Position Number",
+            ),
+        ]
+    )
+    factor = case.plan.acquisition_factor
+    rows, cols = vol.shape[1], vol.shape[2]
+    phase_rows = variant["phase_direction"] == "COL"
+    code, meaning = ANATOMY_CODE[case.region]
+    modifier = _item(
+        InversionRecovery="YES" if contrast == "STIR" else "NO",
+        FlowCompensation="NONE",
+        T2Preparation="NO",
+        SpectrallySelectedExcitation="NONE",
+        SpatialPresaturation="NONE",
+        PartialFourier="NO",
+        ParallelAcquisition="NO",
+    )
+    if contrast == "STIR":
+        modifier.InversionTimes = [float(seq["inversion_time"])]
+    shared = _item(
+        PixelMeasuresSequence=Sequence(
+            [
+                _item(
+                    PixelSpacing=classic.PixelSpacing,
+                    SliceThickness=classic.SliceThickness,
+                    SpacingBetweenSlices=classic.SpacingBetweenSlices,
+                )
+            ]
+        ),
+        PlaneOrientationSequence=Sequence([_item(ImageOrientationPatient=classic.ImageOrientationPatient)]),
+        FrameAnatomySequence=Sequence(
+            [
+                _item(
+                    FrameLaterality="U",
+                    AnatomicRegionSequence=Sequence(
+                        [_item(CodeValue=code, CodingSchemeDesignator="SCT", CodeMeaning=meaning)]
+                    ),
+                )
+            ]
+        ),
+        PixelValueTransformationSequence=Sequence([_item(RescaleIntercept=0, RescaleSlope=1, RescaleType="US")]),
+        MRImageFrameTypeSequence=Sequence(
+            [
+                _item(
+                    FrameType=frame_type,
+                    PixelPresentation="MONOCHROME",
+                    VolumetricProperties="VOLUME",
+                    VolumeBasedCalculationTechnique="NONE",
+                    ComplexImageComponent="MAGNITUDE",
+                    AcquisitionContrast=acquisition_contrast,
+                )
+            ]
+        ),
+        MRTimingAndRelatedParametersSequence=Sequence(
+            [
+                _item(
+                    RepetitionTime=float(seq["repetition_time"]),
+                    FlipAngle=float(classic.FlipAngle),
+                    EchoTrainLength=int(seq["echo_train_length"]),
+                    RFEchoTrainLength=int(seq["echo_train_length"]),
+                    GradientEchoTrainLength=0,
+                    SpecificAbsorptionRateSequence=Sequence(
+                        [_item(SpecificAbsorptionRateDefinition="IEC_WHOLE_BODY", SpecificAbsorptionRateValue=0.6)]
+                    ),
+                    OperatingModeSequence=Sequence(
+                        [
+                            _item(OperatingModeType=mode, OperatingMode="IEC_NORMAL")
+                            for mode in ("STATIC FIELD", "RF", "GRADIENT")
+                        ]
+                    ),
+                )
+            ]
+        ),
+        MRFOVGeometrySequence=Sequence(
+            [
+                _item(
+                    InPlanePhaseEncodingDirection="COLUMN" if phase_rows else "ROW",
+                    MRAcquisitionFrequencyEncodingSteps=(cols if phase_rows else rows) // factor,
+                    MRAcquisitionPhaseEncodingStepsInPlane=(rows if phase_rows else cols) // factor,
+                    PercentSampling=100.0,
+                    PercentPhaseFieldOfView=100.0,
+                )
+            ]
+        ),
+        MREchoSequence=Sequence([_item(EffectiveEchoTime=float(seq["echo_time"]))]),
+        MRModifierSequence=Sequence([modifier]),
+        MRImagingModifierSequence=Sequence(
+            [
+                _item(
+                    MagnetizationTransfer="NONE",
+                    BloodSignalNulling="NO",
+                    Tagging="NONE",
+                    TransmitterFrequency=float(classic.ImagingFrequency),
+                    PixelBandwidth=190.0,
+                )
+            ]
+        ),
+        MRReceiveCoilSequence=Sequence(
+            [
+                _item(
+                    ReceiveCoilName="Spine",
+                    ReceiveCoilManufacturerName="",
+                    ReceiveCoilType="SURFACE",
+                    QuadratureReceiveCoil="NO",
+                )
+            ]
+        ),
+        MRTransmitCoilSequence=Sequence(
+            [_item(TransmitCoilName="Body", TransmitCoilManufacturerName="", TransmitCoilType="BODY")]
+        ),
+        MRAveragesSequence=Sequence([_item(NumberOfAverages=2.0)]),
+    )
+    ds.SharedFunctionalGroupsSequence = Sequence([shared])
+    numbers = variant["instance_numbers"]
+    order = sorted(range(vol.shape[0]), key=lambda k: numbers[k])  # frame f holds slice order[f]
+    normal = vol.direction[:, 0]
+    frames = []
+    for k in order:
+        position = vol.origin + normal * vol.spacing[0] * k
+        frames.append(
+            _item(
+                FrameContentSequence=Sequence(
+                    [
+                        _item(
+                            FrameAcquisitionDateTime=ds.AcquisitionDateTime,
+                            FrameReferenceDateTime=ds.AcquisitionDateTime,
+                            FrameAcquisitionDuration=180000.0 / vol.shape[0],
+                            StackID="1",
+                            InStackPositionNumber=k + 1,
+                            DimensionIndexValues=[1, k + 1],
+                        )
+                    ]
+                ),
+                PlanePositionSequence=Sequence([_item(ImagePositionPatient=[f"{c:.4f}" for c in position])]),
+            )
+        )
+    ds.PerFrameFunctionalGroupsSequence = Sequence(frames)
+    ds.NumberOfFrames = vol.shape[0]
+    pixels = np.clip(np.round(vol.array), 0, 65535).astype("<u2")
+    ds.PixelData = pixels[order].tobytes()
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = EnhancedMRImageStorage
+    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta = meta
+    return ds
+
+
 def labels_nifti_bytes(case: PhantomCase) -> bytes:
     """The label map as gzipped NIfTI-1 on the series grid (RAS affine), byte-reproducible (mtime 0)."""
     lps_to_ras = np.diag([-1.0, -1.0, 1.0, 1.0])
@@ -214,15 +485,17 @@ def preview_png(case: PhantomCase, path: Path) -> None:
 
 
 def write_case(case: PhantomCase, out: Path, png: bool = False, enhanced: bool = False) -> Path:
-    """Write one case under ``out/<case name>/``: ``dicom/IM####.dcm``, ``labels.nii.gz``, ``truth.json``
-    and, with ``png``, ``preview.png``. Returns the case folder."""
-    if enhanced:
-        raise NotImplementedError("Enhanced MR multi-frame output is not implemented yet")
+    """Write one case under ``out/<case name>/``: ``dicom/IM####.dcm`` (or one Enhanced MR object
+    ``dicom/EMR0001.dcm`` with ``enhanced``), ``labels.nii.gz``, ``truth.json`` and, with ``png``,
+    ``preview.png``. Returns the case folder."""
     folder = Path(out) / case_name(case)
     dicom_dir = folder / "dicom"
     dicom_dir.mkdir(parents=True, exist_ok=True)
-    for ds in series_datasets(case):
-        ds.save_as(dicom_dir / f"IM{int(ds.InstanceNumber):04d}.dcm", enforce_file_format=True)
+    if enhanced:
+        enhanced_dataset(case).save_as(dicom_dir / "EMR0001.dcm", enforce_file_format=True)
+    else:
+        for ds in series_datasets(case):
+            ds.save_as(dicom_dir / f"IM{int(ds.InstanceNumber):04d}.dcm", enforce_file_format=True)
     (folder / "labels.nii.gz").write_bytes(labels_nifti_bytes(case))
     truth = dict(case.truth)
     truth["dicom"] = {k: v for k, v in header_variant(case).items() if k != "instance_numbers"} | {

@@ -44,7 +44,9 @@ def test_series_is_valid_dicom_for_dciodvfy(written: tuple, tmp_path: Path) -> N
         pytest.skip("dciodvfy (Debian package dicom3tools) is not installed")
     _, folder = written
     stir = write_case(generate(_non_ascii_seed(), contrast="STIR", **FAST), tmp_path)
+    enhanced = write_case(generate(33, contrast="STIR", **FAST), tmp_path / "enhanced", enhanced=True)
     files = sorted((folder / "dicom").glob("*.dcm"))[:3] + sorted((stir / "dicom").glob("*.dcm"))[:2]
+    files += [enhanced / "dicom" / "EMR0001.dcm"]
     for path in files:
         result = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, timeout=60)
         errors = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("Error")]
@@ -71,6 +73,19 @@ def test_loader_reads_back_the_same_volume(written: tuple) -> None:
     assert np.allclose(loaded.direction, case.volume.direction, atol=1e-5)
     assert np.allclose(loaded.origin, case.volume.origin, atol=1e-3)
     assert np.allclose(loaded.spacing, case.volume.spacing, atol=1e-3)
+
+
+def test_enhanced_mr_reads_back_the_same_volume(tmp_path: Path) -> None:
+    case = generate(34, region="cervical", contrast="T1", **FAST)
+    folder = write_case(case, tmp_path, enhanced=True)
+    files = list((folder / "dicom").glob("*.dcm"))
+    assert len(files) == 1
+    ds = pydicom.dcmread(files[0])
+    assert ds.SOPClassUID == "1.2.840.10008.5.1.4.1.1.4.1" and int(ds.NumberOfFrames) == case.volume.shape[0]
+    loaded = load_series(folder / "dicom").volume
+    assert np.array_equal(loaded.array, case.volume.array)
+    assert np.allclose(loaded.direction, case.volume.direction, atol=1e-5)
+    assert np.allclose(loaded.origin, case.volume.origin, atol=1e-3)
 
 
 def test_label_nifti_is_on_the_series_grid(written: tuple) -> None:
