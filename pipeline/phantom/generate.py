@@ -113,12 +113,12 @@ def generate(seed: int, region: str = "lumbar", contrast: str = "T2", **options:
     base = background.paint_background(central, spine, habitus, rng_tissue)
     image = np.zeros(central.shape, dtype=np.float32)
     labels = None
-    for offset in offsets:
-        grid = plan.body_grid(float(offset), factor)
+    for offset, shift in offsets:
+        grid = plan.body_grid(float(offset), factor, shift)
         canvas = Canvas(grid, np.zeros(grid.shape, dtype=np.uint8), base.copy())
         paint_spine(canvas, spine, roots, detail=True)
         image += table[canvas.tissue]
-        if factor == 1 and abs(offset) < 1e-9:
+        if factor == 1 and abs(offset) < 1e-9 and shift == (0.0, 0.0):
             labels = canvas.label
     image /= np.float32(len(offsets))
     if labels is None:  # label map on the output grid, point-sampled at the slice centres

@@ -363,13 +363,21 @@ def conus_arc_length(spine: Spine, nodes_without_head: list[CanalNode]) -> float
     return s * 1.02 + verts[k].height * 0.3
 
 
-def paint_canal(canvas: Canvas, nodes: list[CanalNode], roots: NDArray, detail: bool) -> None:
-    """Bony canal (epidural fat), dural sac (CSF, label CANAL), cord (label CORD), cauda roots.
+@dataclass
+class CanalSegment:
+    """One straight piece of the canal between two nodes, with its frame and bounds (precomputed)."""
 
-    Segments overlap at their rounded ends, so each layer is painted for all segments before the next
-    (fat, then sac, then cord): a later segment's fat must never cut into an earlier segment's sac."""
-    grid = canvas.grid
-    layers: list[tuple] = []
+    a: CanalNode
+    b: CanalNode
+    frame: NDArray[np.float64]
+    length: float
+    lo: NDArray[np.float64]
+    hi: NDArray[np.float64]
+
+
+def canal_segments(nodes: list[CanalNode]) -> list[CanalSegment]:
+    """Frames and bounds of the canal's segments (once per spine, reused by every painting pass)."""
+    out = []
     for a, b in pairwise(nodes):
         axis = b.point - a.point
         length = float(np.linalg.norm(axis))
@@ -382,9 +390,24 @@ def paint_canal(canvas: Canvas, nodes: list[CanalNode], roots: NDArray, detail: 
         if frame[:, 1] @ a.frame[:, 1] < 0:
             frame[:, 1] *= -1
         radius = max(a.bony_ap, a.bony_lr, b.bony_ap, b.bony_lr) / 2 + 3
-        lo = np.minimum(a.point, b.point) - radius
-        hi = np.maximum(a.point, b.point) + radius
-        block = grid.block(lo, hi)
+        out.append(
+            CanalSegment(
+                a, b, frame, length, np.minimum(a.point, b.point) - radius, np.maximum(a.point, b.point) + radius
+            )
+        )
+    return out
+
+
+def paint_canal(canvas: Canvas, segments: list[CanalSegment], roots: NDArray, detail: bool) -> None:
+    """Bony canal (epidural fat), dural sac (CSF, label CANAL), cord (label CORD), cauda roots.
+
+    Segments overlap at their rounded ends, so each layer is painted for all segments before the next
+    (fat, then sac, then cord): a later segment's fat must never cut into an earlier segment's sac."""
+    grid = canvas.grid
+    layers: list[tuple] = []
+    for segment in segments:
+        a, b, frame, length = segment.a, segment.b, segment.frame, segment.length
+        block = grid.block(segment.lo, segment.hi)
         if block is None:
             continue
         u, v, w = grid.local(block, a.point, frame)
@@ -455,7 +478,7 @@ def paint_posterior(canvas: Canvas, v: Vertebra, disc_gap: float, detail: bool) 
     # spinous process: a plate in the midline sloping caudally with depth
     depth = F32(back) - vv
     sp_centre = F32(-0.15 * v.height) - slope * np.maximum(depth, F32(0))
-    sp_half = F32(0.28 * v.height if v.name[0] == "L" else 0.22 * v.height)
+    sp_half = F32(0.36 * v.height if v.name[0] == "L" else 0.24 * v.height)
     taper = F32(1) - F32(0.35) * np.clip(depth / F32(v.spinous + lamina), 0, 1)
     spinous = (
         (au <= F32(3.2) * taper) & (vv <= F32(back)) & (vv >= F32(tip)) & (np.abs(w - sp_centre) <= sp_half * taper)
@@ -573,13 +596,23 @@ def paint_sacrum_extras(canvas: Canvas, spine: Spine, detail: bool) -> None:
 def paint_spine(canvas: Canvas, spine: Spine, roots: NDArray, detail: bool = True) -> None:
     """Paint every structure of the spine onto the canvas (background first, if any, by the caller)."""
     verts = spine.vertebrae
-    nodes = spine.__dict__.get("_canal_nodes")
-    if nodes is None:
+    segments = spine.__dict__.get("_canal_segments")
+    if segments is None:
         nodes = canal_nodes(spine, conus_arc_length(spine, canal_nodes(spine, 0.0)))
-        spine.__dict__["_canal_nodes"] = nodes
-    paint_canal(canvas, nodes, roots, detail)
+        segments = spine.__dict__["_canal_segments"] = canal_segments(nodes)
+    paint_canal(canvas, segments, roots, detail)
+    lo, hi = canvas.grid.bounds
+
+    def near(point: NDArray, radius: float) -> bool:
+        """Cheap rejection before a painter computes its exact geometry."""
+        return bool(np.all(point + radius >= lo) and np.all(point - radius <= hi))
+
+    def disc_near(up: Vertebra, down: Vertebra) -> bool:
+        return near(0.5 * (up.centre + down.centre), 0.5 * (up.height + down.height) + max(up.width, up.depth) + 30)
+
     for disc in spine.discs:
-        paint_disc(canvas, disc, verts[disc.upper], verts[disc.lower], detail)
+        if disc_near(verts[disc.upper], verts[disc.lower]):
+            paint_disc(canvas, disc, verts[disc.upper], verts[disc.lower], detail)
     sacral = spine.sacrum_segments
     for a, b in pairwise(sacral):
         fused = Disc("sacral", SACRUM, 0, 0, 2.0, pfirrmann=4, bulge=0.0, rudimentary=True)
@@ -595,17 +628,19 @@ def paint_spine(canvas: Canvas, spine: Spine, roots: NDArray, detail: bool = Tru
             label=b.label,
         )
     for disc in spine.discs:
-        paint_flavum(canvas, disc, verts[disc.upper], verts[disc.lower])
+        if disc_near(verts[disc.upper], verts[disc.lower]):
+            paint_flavum(canvas, disc, verts[disc.upper], verts[disc.lower])
     labels_of_disc_below = {d.upper: d.label for d in spine.discs}
     labels_of_disc_above = {d.lower: d.label for d in spine.discs}
     for k, v in enumerate(verts):
-        if v.kind in ("body", "axis") or (v.kind == "sacrum"):
+        if v.kind in ("body", "axis", "sacrum") and near(v.centre, max(v.width, v.depth, v.height) * 0.75 + 5):
             paint_body(canvas, v, labels_of_disc_above.get(k, 0), labels_of_disc_below.get(k, 0), detail)
     for seg in sacral[1:] + spine.coccyx_segments:
         paint_body(canvas, seg, 0, 0, detail)
     paint_sacrum_extras(canvas, spine, detail)
     gaps = {d.upper: d.height for d in spine.discs}
     for k, v in enumerate(verts):
-        if v.kind in ("body", "axis"):
+        reach = v.depth / 2 + v.canal_ap + v.spinous + v.width / 2 + 45
+        if v.kind in ("body", "axis") and near(v.centre, reach):
             paint_posterior(canvas, v, gaps.get(k, 5.0), detail)
     paint_atlas(canvas, verts[0], verts[1], detail)

@@ -66,11 +66,13 @@ class _Measurer:
         return (hi - lo) * self.step
 
     def canal_ap(self, centre: NDArray, frame: NDArray) -> float:
-        runs = [
-            longest_run(self.line(centre + frame[:, 2] * offset, -frame[:, 1], 45.0), {CANAL, CORD}, self.step)
-            for offset in CANAL_LINE_OFFSETS
-        ]
-        return float(np.mean(runs))
+        # the five parallel lines as one (1, 5, n) grid: one painting pass instead of five
+        offsets = np.asarray(CANAL_LINE_OFFSETS)
+        n = int(np.ceil(45.0 / self.step)) + 1
+        steps = np.array([frame[:, 0], frame[:, 2] * (offsets[1] - offsets[0]), -frame[:, 1] * self.step])
+        grid = Grid(centre + frame[:, 2] * offsets[0], steps, (1, len(offsets), n))
+        labels = sample_labels(self.spine, grid)[0]
+        return float(np.mean([longest_run(row, {CANAL, CORD}, self.step) for row in labels]))
 
     def herniation(
         self, disc: Disc, up: Vertebra, lo: Vertebra, centre: NDArray, frame: NDArray
