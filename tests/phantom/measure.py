@@ -122,3 +122,24 @@ def touches_border(labels: NDArray, label: int) -> bool:
         or mask[:, :, 0].any()
         or mask[:, :, -1].any()
     )
+
+
+def herniation_extent(volume: Volume, labels: NDArray, truth: dict, level: str) -> float:
+    """Largest distance of disc label behind the posterior-wall line, on the disc's mid-sagittal plane
+    (pipeline.definitions.herniation_class). The disc mask is interpolated linearly and cut at 0.5."""
+    disc = next(d for d in truth["discs"] if d["level"] == level)
+    p_up = np.array(disc["posterior_inferior_corner_upper_lps"])
+    p_lo = np.array(disc["posterior_superior_corner_lower_lps"])
+    wall = (p_up - p_lo) / np.linalg.norm(p_up - p_lo)
+    back = -np.array(disc["axes_lps"]["anterior"])
+    back = back - wall * (back @ wall)
+    back /= np.linalg.norm(back)
+    along = np.arange(-25.0, 25.0, 0.1)
+    behind = np.arange(-2.0, 22.0, 0.05)
+    mid = 0.5 * (p_up + p_lo)
+    points = mid[None, None] + along[:, None, None] * wall + behind[None, :, None] * back
+    index = volume.lps_to_index(points.reshape(-1, 3))
+    mask = (labels == disc["label"]).astype(np.float32)
+    inside = ndimage.map_coordinates(mask, index.T, order=1, mode="constant").reshape(points.shape[:2]) >= 0.5
+    columns = np.flatnonzero(inside.any(axis=0))
+    return float(max(behind[columns[-1]], 0.0)) if columns.size else 0.0

@@ -134,6 +134,16 @@ def test_canal_ap_on_label_map_equals_truth() -> None:
     assert narrowed["herniation"]["class"] == "protrusion"
 
 
+def test_herniation_extent_on_label_map_equals_truth() -> None:
+    kinds = {"L3/L4": "bulge", "L4/L5": "protrusion", "L5/S1": "extrusion"}
+    case = _fine(15, **{level: {"herniation": kind, "slip": 0.0} for level, kind in kinds.items()})
+    for level, kind in kinds.items():
+        truth = next(d for d in case.truth["discs"] if d["level"] == level)
+        assert truth["herniation"]["class"] == kind, level
+        measured = measure.herniation_extent(case.volume, case.labels, case.truth, level)
+        assert measured == pytest.approx(truth["herniation"]["posterior_extent_mm"], abs=0.5), level
+
+
 def test_forced_pathology_appears_in_truth() -> None:
     case = _fine(
         6,
