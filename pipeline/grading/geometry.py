@@ -20,7 +20,9 @@ from scipy import ndimage
 
 from pipeline.grading.plane import (
     Vec2,
-    exit_distance,
+    box_offset,
+    crop_box,
+    exit_distances,
     half_pixel,
     largest_component,
     min_area_rectangle,
@@ -30,6 +32,8 @@ from pipeline.grading.plane import (
     unit,
 )
 
+PROFILE_PAD_MM = 14.0
+"""Margin kept around a body when its mask is cropped (the refining profiles reach 10 mm outside)."""
 SACRUM_BAND_MM = 12.0
 """How far below its endplate line the sacrum's walls are read (S1 is ~30 mm tall; S2 bends away)."""
 
@@ -122,7 +126,11 @@ def body_frame(
     ``superior_hint`` tells which rectangle axis is cranio-caudal: the one closer to it (the adjacent
     disc's thin axis, so lordosis and tilted bodies are handled); ``anterior`` orients the AP axis.
     """
-    mask = largest_component(mask)
+    full = largest_component(mask)
+    box = crop_box(full, int(np.ceil(PROFILE_PAD_MM / min(spacing))))
+    if box is None:
+        return None
+    mask = full[box]
     points = pixel_points(mask, spacing)
     if len(points) < 6:
         return None
@@ -136,8 +144,9 @@ def body_frame(
         w, half_w, v, half_v = b, half_b, a, half_a
     w = w if w @ superior_hint >= 0 else -w
     v = v if v @ anterior >= 0 else -v
-    rough = BodyFrame(centre, v, w, -half_v, half_v, half_w, half_w, -half_w, -half_w, _touches_edge(mask))
-    return refine(rough, mask, spacing)
+    rough = BodyFrame(centre, v, w, -half_v, half_v, half_w, half_w, -half_w, -half_w, _touches_edge(full))
+    refined = refine(rough, mask, spacing)
+    return replace(refined, origin=refined.origin + box_offset(box, spacing))
 
 
 def _robust_line(points: NDArray[np.float64], tolerance: float = 1.5) -> tuple[Vec2, Vec2, NDArray[np.bool_]]:
@@ -198,7 +207,11 @@ def endplate_frame(
     rough = BodyFrame(
         centre, v, w, float(pv.min() - hv), float(pv.max() + hv), top, top, None, None, _touches_edge(part)
     )
-    return refine(rough, part, spacing)
+    box = crop_box(part, int(np.ceil(PROFILE_PAD_MM / min(spacing))))
+    assert box is not None
+    offset = box_offset(box, spacing)
+    refined = refine(replace(rough, origin=rough.origin - offset), part[box], spacing)
+    return replace(refined, origin=refined.origin + offset)
 
 
 CORNER_SAMPLES_MM = (1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0)
@@ -212,11 +225,9 @@ def _wall(
     (posterior, a straight wall) or the 90th percentile (anterior, waisted) of profile crossings."""
     inset = 4.0
     start_v = (frame.posterior + inset) if side < 0 else (frame.anterior - inset)
-    hits = []
-    for w in np.linspace(w_lo, w_hi, 13):
-        d = exit_distance(mask, frame.point(start_v, float(w)), frame.v * side, spacing, inset + 6.0)
-        if d is not None:
-            hits.append(start_v + side * d)
+    starts = np.array([frame.point(start_v, float(w)) for w in np.linspace(w_lo, w_hi, 13)])
+    distances = exit_distances(mask, starts, frame.v * side, spacing, inset + 6.0)
+    hits = [start_v + side * d for d in distances if np.isfinite(d)]
     if len(hits) < 3:
         return None
     hits_arr = np.asarray(hits)
@@ -238,17 +249,19 @@ def _corner(
     wall, fitted with a line and extrapolated to the wall (a concave endplate only reaches its line at
     the rim, and a pixel staircase blurs the rim itself)."""
     wall = frame.posterior if v_side < 0 else frame.anterior
-    xs, ys = [], []
-    for inset in CORNER_SAMPLES_MM:
-        v = wall - v_side * inset
-        d = exit_distance(mask, frame.point(v, start_w), frame.w * w_side, spacing, reach)
-        if d is not None:
-            xs.append(inset)
-            ys.append(start_w + w_side * d)
+    insets = np.asarray(CORNER_SAMPLES_MM)
+    starts = np.array([frame.point(wall - v_side * inset, start_w) for inset in insets])
+    distances = exit_distances(mask, starts, frame.w * w_side, spacing, reach)
+    ok = np.isfinite(distances)
+    xs, ys = list(insets[ok]), list(start_w + w_side * distances[ok])
     if len(xs) < 3:
         return None
-    slope, intercept = np.polyfit(np.asarray(xs), np.asarray(ys), 1)
-    del slope
+    x, y = np.asarray(xs), np.asarray(ys)
+    slope, intercept = np.polyfit(x, y, 1)
+    # A rounded or osteophytic rim (real bodies, a model's mask) bends the profile: extrapolating a steep
+    # line would then invent a corner. Keep the outermost measured crossing instead.
+    if abs(slope) > 0.35 or abs(intercept - y[np.argmin(x)]) > 1.5:
+        return float(y.max() if w_side > 0 else y.min())
     return float(intercept)
 
 

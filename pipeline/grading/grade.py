@@ -7,7 +7,7 @@ check each number against its truth. The analysis is filled in place (and return
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -17,9 +17,9 @@ from pipeline import definitions
 from pipeline.grading import marrow, measure, pfirrmann
 from pipeline.grading.geometry import BodyFrame, body_frame, disc_axis
 from pipeline.grading.level import LevelMeasures, measure_level
-from pipeline.grading.plane import Vec2, inplane_directions, largest_component
+from pipeline.grading.plane import Vec2, box_offset, crop_box, inplane_directions, largest_component
 from pipeline.grading.settings import GradingSettings
-from pipeline.grading.signal import csf_reference, disc_signal
+from pipeline.grading.signal import DiscSignal, csf_reference, disc_signal
 from pipeline.labels import SACRUM, VERTEBRA_LABELS
 from pipeline.result import Grade, LevelFindings, Measurement, SpineAnalysis, VertebraFindings
 from pipeline.volume import Volume
@@ -267,11 +267,7 @@ def _signal_grades(
             )
         )
     else:
-        near = [s for s in (k - 1, k, k + 1) if 0 <= s < ctx.labels.shape[0]]
-        csf = csf_reference(ctx.image, ctx.labels, near, geo, ctx.spacing2)
-        disc = ctx.labels[k] == level.disc_label
-        height = m.disc_heights.get("middle") or measure.disc_heights(geo, disc, ctx.spacing2)["middle"]
-        sig = disc_signal(ctx.image[k], disc, geo, csf, ctx.spacing2, height) if csf else None
+        sig, csf = _disc_signal(ctx, level, m)
         if sig is None:
             grades.append(Grade("pfirrmann", None, note="no CSF reference or disc centre to read the signal from"))
         else:
@@ -375,6 +371,46 @@ def _signal_grades(
     return out, grades
 
 
+def _disc_signal(ctx: _Context, level: LevelFindings, m: LevelMeasures) -> tuple[DiscSignal | None, float]:
+    """The disc's signal features on its geometry slice and the CSF reference they are relative to."""
+    geo, k = m.geometry, m.slice_index
+    if geo is None or k is None:
+        return None, 0.0
+    near = [s for s in (k - 1, k, k + 1) if 0 <= s < ctx.labels.shape[0]]
+    csf = csf_reference(ctx.image, ctx.labels, near, geo, ctx.spacing2)
+    disc = ctx.labels[k] == level.disc_label
+    height = m.disc_heights.get("middle") or measure.disc_heights(geo, disc, ctx.spacing2)["middle"]
+    sig = disc_signal(ctx.image[k], disc, geo, csf, ctx.spacing2, height) if csf else None
+    return sig, csf or 0.0
+
+
+def pfirrmann_features(volume: Volume, labels: NDArray[np.integer], level: LevelFindings) -> NDArray[np.float64] | None:
+    """The classifier's feature vector of one level (what :mod:`pipeline.grading.calibrate` fits on)."""
+    anterior, superior = inplane_directions(volume)
+    ctx = _Context(
+        volume,
+        labels,
+        np.asarray(volume.array, dtype=np.float64),
+        None,
+        GradingSettings(),
+        anterior,
+        superior,
+        (volume.spacing[1], volume.spacing[2]),
+    )
+    upper = VERTEBRA_LABELS[level.upper_vertebra]
+    lower = _lower_label(level.lower_vertebra)
+    m = measure_level(volume, labels, upper, level.disc_label, lower, anterior, superior, lower == SACRUM)
+    sig, _ = _disc_signal(ctx, level, m)
+    if sig is None:
+        return None
+    body = m.upper_body_heights.get("middle", 0.0)
+    middle = m.disc_heights.get("middle", 0.0)
+    rel = 1.0
+    if body > 0 and middle > 0:
+        rel = definitions.disc_height_index(middle, body) / definitions.normal_disc_height_index(level.level)
+    return pfirrmann.features(sig, rel)
+
+
 def marrow_pct() -> str:
     return "90th percentile of the dural sac"
 
@@ -391,7 +427,13 @@ def _defect_depth(ctx: _Context, frame: BodyFrame, label: int, endplate: str, m:
             f = body_frame(mask, ctx.spacing2, ctx.anterior, frame.w) if frame.inferior_mid is not None else None
             if f is None:
                 continue
-        best = max(best, marrow.endplate_defect_depth(ctx.image[k], f, largest_component(mask), ctx.spacing2, endplate))
+        body = largest_component(mask)
+        box = crop_box(body, 2)
+        if box is None:
+            continue
+        shifted = replace(f, origin=f.origin - box_offset(box, ctx.spacing2))
+        depth = marrow.endplate_defect_depth(ctx.image[k][box], shifted, body[box], ctx.spacing2, endplate)
+        best = max(best, depth)
     return best
 
 

@@ -170,6 +170,29 @@ def exit_distance(
     return crossing(values, int(out[0]) - 1, int(out[0])) * step
 
 
+def exit_distances(
+    mask: NDArray,
+    starts: NDArray[np.float64],
+    direction: Vec2,
+    spacing: tuple[float, float],
+    length: float,
+    step: float = 0.05,
+) -> NDArray[np.float64]:
+    """:func:`exit_distance` for many start points at once (NaN where it has no answer)."""
+    t = np.arange(0.0, length + step / 2, step)
+    grid = starts[:, None, :] + t[None, :, None] * direction
+    values = sample(mask, grid.reshape(-1, 2), spacing).reshape(len(starts), t.size)
+    out = np.full(len(starts), np.nan)
+    outside = values < 0.5
+    leave = np.argmax(outside, axis=1)
+    ok = ~outside[:, 0] & outside.any(axis=1)
+    rows = np.flatnonzero(ok)
+    a, b = values[rows, leave[rows] - 1], values[rows, leave[rows]]
+    fraction = np.where(a != b, (0.5 - a) / np.where(a != b, b - a, 1.0), 0.5)
+    out[rows] = (leave[rows] - 1 + fraction) * step
+    return out
+
+
 def min_area_rectangle(points: NDArray[np.float64]) -> tuple[Vec2, Vec2, Vec2, float, float] | None:
     """Minimum-area enclosing rectangle of 2-D points: ``(centre, axis_a, axis_b, half_a, half_b)``.
 
@@ -206,8 +229,34 @@ def pixel_square_corners(points: NDArray[np.float64], spacing: tuple[float, floa
     return (points[:, None, :] + offsets[None]).reshape(-1, 2)
 
 
+def crop_box(mask: NDArray[np.bool_], pad: int) -> tuple[slice, slice] | None:
+    """Bounding box of a 2-D mask grown by ``pad`` pixels (clipped), None when the mask is empty."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    return (
+        slice(max(int(rows[0]) - pad, 0), min(int(rows[-1]) + pad + 1, mask.shape[0])),
+        slice(max(int(cols[0]) - pad, 0), min(int(cols[-1]) + pad + 1, mask.shape[1])),
+    )
+
+
+def box_offset(box: tuple[slice, slice], spacing: tuple[float, float]) -> Vec2:
+    """Millimetre position of a crop's first pixel (add it to crop coordinates to get slice ones)."""
+    return np.array([box[0].start * spacing[0], box[1].start * spacing[1]], dtype=np.float64)
+
+
 def largest_component(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
     """The largest 8-connected component of a 2-D mask, holes filled (a model's mask may be ragged)."""
+    box = crop_box(mask, 1)
+    if box is None:
+        return mask.astype(bool)
+    out = np.zeros(mask.shape, dtype=bool)
+    out[box] = _largest_component(mask[box])
+    return out
+
+
+def _largest_component(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
     labelled, n = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
     if n == 0:
         return mask.astype(bool)
