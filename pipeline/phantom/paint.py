@@ -24,6 +24,7 @@ from pipeline.phantom.tissues import Tissue
 
 POSTERIOR_LABEL = 203  # pipeline.labels.POSTERIOR_ELEMENTS
 CORTEX_MM = 0.8
+WALL_MM = 0.55
 F32 = np.float32
 _NUCLEUS = (Tissue.NUCLEUS_1, Tissue.NUCLEUS_2, Tissue.NUCLEUS_3, Tissue.NUCLEUS_4, Tissue.NUCLEUS_5)
 
@@ -100,7 +101,8 @@ def paint_body(canvas: Canvas, v: Vertebra, disc_above: int, disc_below: int, de
         canvas.put(block, inside, v.label, Tissue.MARROW)
         return
     shell = F32(CORTEX_MM)
-    inner_r = np.where(posterior, F32((1 - CORTEX_MM / half_d) ** 4), F32((1 - CORTEX_MM / half_d) ** 2))
+    # the walls' cortex is thinner than the endplates' (real walls barely show, endplates do)
+    inner_r = np.where(posterior, F32((1 - WALL_MM / half_d) ** 4), F32((1 - WALL_MM / half_d) ** 2))
     core = (r <= inner_r) & (w <= top - shell) & (w >= bottom + shell)
     tissue = np.full(inside.shape, Tissue.CORTEX, dtype=np.uint8)
     tissue[core] = Tissue.OEDEMA if v.oedema else Tissue.MARROW
