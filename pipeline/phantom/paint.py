@@ -90,6 +90,14 @@ def paint_body(canvas: Canvas, v: Vertebra, disc_above: int, disc_below: int, de
         top = top - F32(v.wedge_loss * v.height) * np.clip(vv / F32(v.depth) + F32(0.5), 0, 1)
     bottom = F32(-half_h) + concavity
     inside = (r <= 1.0) & (w <= top) & (w >= bottom)
+    if v.kind != "sacrum":
+        # rounded rims: where the wall meets an endplate the corner is cut by a quarter circle
+        rho = F32(0.07 * v.height)
+        rim = np.where(posterior, np.sqrt(np.sqrt(r)), np.sqrt(r))
+        to_wall = (F32(1) - rim) * F32(half_d)
+        to_plate = np.minimum(top - w, w - bottom)
+        a, b = np.maximum(rho - to_wall, F32(0)), np.maximum(rho - to_plate, F32(0))
+        inside &= a * a + b * b <= rho * rho
     defects = []
     for endplate, sign, disc in ((v.superior, 1.0, disc_above), (v.inferior, -1.0, disc_below)):
         if endplate.schmorl is not None and disc:
@@ -175,7 +183,7 @@ def paint_disc(canvas: Canvas, disc: Disc, up: Vertebra, lo: Vertebra, detail: b
     un2, vn2 = un * un, vn * vn
     r = np.where(posterior, un2 * un2 + vn2 * vn2, un2 + vn2)
     g2 = grow * grow
-    inside = (s_top >= -1.5) & (s_bot >= -1.5) & (r <= np.where(posterior, g2 * g2, g2))
+    inside = (s_top >= -2.0) & (s_bot >= -2.0) & (r <= np.where(posterior, g2 * g2, g2))
     herniation = None
     if disc.herniation is not None:
         extent, width, size, migration = disc.herniation
