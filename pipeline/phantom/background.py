@@ -103,7 +103,7 @@ def paint_background(grid: Grid, spine: Spine, habitus: Habitus, rng: np.random.
     tissue[abdomen & (zz > liver) & (y < front - F32(20))] = Tissue.ORGAN
     # fat streaks between the muscle bundles behind the spine, running cranio-caudally
     streaks = _coarse_noise(grid, rng, 4.0, (1.0, 4.0, 1.0))
-    tissue[(tissue == Tissue.MUSCLE) & (y > front) & (np.abs(streaks) < 0.12)] = Tissue.FAT
+    tissue[(tissue == Tissue.MUSCLE) & (y > front) & (np.abs(streaks) < 0.09)] = Tissue.FAT
     # psoas beside the lumbar bodies
     tissue[
         (y < front + F32(5)) & (y > front - F32(35)) & (np.abs(x) > F32(22)) & (zz < F32(z_t12)) & (zz > F32(z_sacrum))
@@ -128,17 +128,59 @@ def paint_background(grid: Grid, spine: Spine, habitus: Habitus, rng: np.random.
     tissue[inner < fat_depth + F32(2)] = Tissue.FAT
     tissue[inner < F32(2)] = Tissue.SKIN
     tissue[inner < 0] = Tissue.AIR
-    # head: scalp, skull (cortex-diploe-cortex), CSF and brain; the foramen magnum sits just above C1,
-    # where the canal (painted later) passes through the skull base
-    head_c = np.array([0.0, float(np.interp(z_c1, prof["z"], prof["canal"])) - 5.0, z_c1 + 78.0])
+    if float(zz.max()) > z_c1 - 90:  # head and face only when the field of view reaches them
+        _paint_head_and_face(
+            tissue,
+            x,
+            y,
+            zz,
+            z_c1,
+            float(np.interp(z_c1, prof["z"], prof["canal"])),
+            float(np.interp(names["C2"].centre[2], prof["z"], prof["front"])),
+            names["C2"].centre[2],
+            loops,
+        )
+    return tissue
+
+
+def _paint_head_and_face(
+    tissue: NDArray[np.uint8],
+    x: NDArray,
+    y: NDArray,
+    zz: NDArray,
+    z_c1: float,
+    canal_c1: float,
+    front_c2: float,
+    z_c2: float,
+    texture: NDArray,
+) -> None:
+    """Face and jaw in front of the upper cervical spine (tongue muscle, a mandible, the pharynx), then
+    the head: scalp, skull (cortex-diploe-cortex), CSF and brain with sulci. The foramen magnum sits just
+    above C1, where the canal (painted later) passes through the skull base."""
+    fc = (0.0, front_c2 - 32.0, z_c2 - 8.0)
+    fx, fy, fz = (x - F32(fc[0])) / F32(55), (y - F32(fc[1])) / F32(46), (zz - F32(fc[2])) / F32(48)
+    face_r = np.sqrt(fx * fx + fy * fy + fz * fz)
+    face = face_r <= 1.0
+    # the face joins the neck: its skin and fat only where there was air, its muscle over the neck's skin
+    outside = tissue == Tissue.AIR
+    superficial = outside | (tissue == Tissue.SKIN) | (tissue == Tissue.FAT)
+    tissue[face & outside] = Tissue.SKIN
+    tissue[face & outside & (face_r <= 0.96)] = Tissue.FAT
+    tissue[face & superficial & (face_r <= 0.86)] = Tissue.MUSCLE
+    jaw = face & (face_r > 0.74) & (face_r <= 0.86) & (fy < -0.2) & (fz < 0.3)
+    tissue[jaw] = Tissue.CORTEX
+    tissue[jaw & (face_r > 0.77) & (face_r <= 0.83)] = Tissue.MARROW
+    pharynx = face & ((x * x) + (y - F32(front_c2 - 14)) ** 2 <= F32(49)) & (zz < F32(z_c1 + 8))
+    tissue[pharynx] = Tissue.GAS
+    head_c = np.array([0.0, canal_c1 - 5.0, z_c1 + 78.0])
     hx, hy, hz = (
         (x - F32(head_c[0])) / F32(72),
         (y - F32(head_c[1])) / F32(95),
         (zz - F32(head_c[2])) / F32(82),
     )
     head_r = np.sqrt(hx * hx + hy * hy + hz * hz)
-    # behind the head there is air; in front of it the neck goes on into the face and jaw
-    tissue[(zz > F32(z_c1 + 12)) & (head_r > 1.0) & (y > F32(head_c[1] - 20))] = Tissue.AIR
+    # behind the head there is air; in front of it the face
+    tissue[(zz > F32(z_c1 + 12)) & (head_r > 1.0) & ~face & (y > F32(head_c[1] - 20))] = Tissue.AIR
     head = head_r <= 1.0
     for radius, layer in (
         (1.0, Tissue.SKIN),
@@ -150,7 +192,7 @@ def paint_background(grid: Grid, spine: Spine, habitus: Habitus, rng: np.random.
         (0.885, Tissue.BRAIN),
     ):
         tissue[head & (head_r <= radius)] = layer
-    return tissue
+    tissue[head & (head_r <= 0.87) & (np.abs(texture) < 0.05)] = Tissue.CSF  # sulci
 
 
 def _coarse_noise(
