@@ -21,7 +21,7 @@ from pipeline.phantom.tissues import CONTRASTS, signal_table
 from pipeline.phantom.truth import build_truth
 from pipeline.volume import Volume
 
-GENERATOR_VERSION = "0.1.0"
+GENERATOR_VERSION = "0.2.0"
 REGIONS = ("lumbar", "thoracolumbar", "cervical", "whole")
 KNOWN_OPTIONS = {
     "pathology",

@@ -198,7 +198,7 @@ def build_spine(rng: np.random.Generator, transitional: str, size: float, pathol
     lordosis = rng.uniform(35.0, 62.0)
     kyphosis = rng.uniform(22.0, 48.0)
     cervical = rng.uniform(5.0, 30.0)
-    scoliosis = rng.uniform(0.0, 12.0) * rng.choice([-1.0, 1.0]) if rng.random() < 0.35 else 0.0
+    scoliosis = rng.uniform(4.0, 15.0) * rng.choice([-1.0, 1.0]) if rng.random() < 0.3 else 0.0
     slope = float(np.clip(lordosis * 0.7 + rng.normal(0, 4), 25.0, 55.0))
 
     base = np.array([[1.0, 0, 0], [0, -1.0, 0], [0, 0, 1.0]]).T  # columns u, v, w
@@ -221,6 +221,7 @@ def build_spine(rng: np.random.Generator, transitional: str, size: float, pathol
     chain: list[Vertebra] = [sacrum]
     discs: list[Disc] = []
     scol_levels = [n for n in names if n.startswith(("T", "L"))]
+    previous_tilt = 0.0
     for name in reversed(names[1:]):  # C1 is placed separately on the dens
         lower = chain[-1]
         h, d, w, cap, caw, sp = (x * size for x in level_sizes(name))
@@ -230,11 +231,14 @@ def build_spine(rng: np.random.Generator, transitional: str, size: float, pathol
         angle = np.radians(_disc_angle(name, lordosis, kyphosis, cervical) + rng.normal(0, 1.0))
         if lower.wedge_loss:  # a wedge fracture below tilts everything above forward (kyphosis)
             angle -= np.arctan(lower.wedge_loss * lower.height / lower.depth)
-        coronal = 0.0
+        # A balanced C-curve over the thoracolumbar levels: the coronal tilt follows
+        # (Cobb / 2) * sin(2 pi pos), zero at both ends, so the column leaves the midline in the middle
+        # and comes back over the sacrum; the Cobb angle is the difference of the extreme tilts.
+        tilt = 0.0
         if name in scol_levels and scoliosis:
-            # A single smooth C-curve over the thoracolumbar levels, sign alternating at the apex.
             pos = scol_levels.index(name) / max(len(scol_levels) - 1, 1)
-            coronal = np.radians(scoliosis * np.cos(np.pi * pos) / len(scol_levels) * 2.5)
+            tilt = np.radians(scoliosis / 2) * np.sin(2 * np.pi * pos)
+        coronal, previous_tilt = tilt - previous_tilt, tilt
         frame = rotation(lower.frame[:, 0], -angle) @ lower.frame
         frame = rotation(frame[:, 1], coronal) @ frame
         normal_height = definitions.normal_disc_height_index(level) * (h - 2 * ENDPLATE_CONCAVITY)
