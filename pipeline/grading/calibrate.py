@@ -28,8 +28,8 @@ def case_features(args: tuple[int, int]) -> list[tuple[list[float], int, str]]:
     case = generate(seed, region=region, contrast="T2")
     analysis = analysis_from_labels(case.volume, case.labels, case.truth["discs"])
     out = []
-    for truth, level in zip(case.truth["discs"], analysis.levels, strict=True):
-        x = pfirrmann_features(case.volume, case.labels, level)
+    vectors = pfirrmann_features(case.volume, case.labels, analysis.levels)
+    for truth, level, x in zip(case.truth["discs"], analysis.levels, vectors, strict=True):
         if x is not None:
             out.append((x.tolist(), int(truth["pfirrmann"]), level.level))
     return out

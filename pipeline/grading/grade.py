@@ -26,6 +26,10 @@ from pipeline.volume import Volume
 
 PFIRRMANN_LUMBAR_NOTE = "Pfirrmann is validated for lumbar discs only"
 MODIC_T2_ONLY_NOTE = "Modic typing needs T1 and T2 of the same study; only T2 given"
+ENDPLATE_DEFECT_OFF_NOTE = (
+    "endplate defects not assessed: the experimental notch detector did not separate defects from normal "
+    "endplates on phantoms ([grading] endplate_defects = true enables it)"
+)
 GRADE_NAMES = (
     "pfirrmann",
     "narrowing",
@@ -87,8 +91,10 @@ def grade_analysis(
         superior,
         (volume.spacing[1], volume.spacing[2]),
     )
-    for level in analysis.levels:
-        measurements, grades = grade_level(ctx, level)
+    measured = [_measure(ctx, level) for level in analysis.levels]
+    brightest = _brightest_peak(measured)
+    for level, found in zip(analysis.levels, measured, strict=True):
+        measurements, grades = grade_level(ctx, level, found, brightest)
         _replace(level, measurements, grades)
     for vertebra in analysis.vertebrae:
         vertebra.measurements = [
@@ -108,16 +114,42 @@ def _lower_label(name: str) -> int:
     return SACRUM if name in ("S1", "S", "sacrum") else VERTEBRA_LABELS[name]
 
 
-def grade_level(ctx: _Context, level: LevelFindings) -> tuple[list[Measurement], list[Grade]]:
-    """Measurements and grades of one level (each grade names the measurements it used)."""
+@dataclass(frozen=True)
+class _Measured:
+    """First pass over a level: its geometry and numbers, and its disc signal on T2."""
+
+    m: LevelMeasures | None
+    signal: DiscSignal | None
+    csf: float
+    note: str = ""
+
+
+def _measure(ctx: _Context, level: LevelFindings) -> _Measured:
     upper = VERTEBRA_LABELS.get(level.upper_vertebra)
-    if upper is None:
-        note = f"unknown vertebra {level.upper_vertebra!r}"
-        return [], [Grade(name, None, note=note) for name in GRADE_NAMES]
+    if upper is None or (
+        level.lower_vertebra not in ("S1", "S", "sacrum") and level.lower_vertebra not in VERTEBRA_LABELS
+    ):
+        return _Measured(None, None, 0.0, f"unknown vertebra in {level.level!r}")
     lower = _lower_label(level.lower_vertebra)
     m = measure_level(
         ctx.volume, ctx.labels, upper, level.disc_label, lower, ctx.anterior, ctx.superior, lower == SACRUM
     )
+    signal, csf = _disc_signal(ctx, level, m) if ctx.volume.contrast == "T2" else (None, 0.0)
+    return _Measured(m, signal, csf)
+
+
+def _brightest_peak(measured: list[_Measured]) -> float:
+    peaks = [x.signal.peak_csf_ratio for x in measured if x.signal is not None]
+    return max(peaks) if peaks else 0.0
+
+
+def grade_level(
+    ctx: _Context, level: LevelFindings, found: _Measured, brightest: float
+) -> tuple[list[Measurement], list[Grade]]:
+    """Measurements and grades of one level (each grade names the measurements it used)."""
+    if found.m is None:
+        return [], [Grade(name, None, note=found.note) for name in GRADE_NAMES]
+    m = found.m
     out: list[Measurement] = []
     grades: list[Grade] = []
     why = m.notes.get("all") or m.notes.get("geometry") or ""
@@ -238,12 +270,12 @@ def grade_level(ctx: _Context, level: LevelFindings) -> tuple[list[Measurement],
         grades.append(Grade("herniation", None, note=why or "posterior wall line not measurable"))
 
     # --- signal: Pfirrmann, marrow, Modic, endplate defects
-    signal_measures, signal_grades = _signal_grades(ctx, level, m, dhi)
+    signal_measures, signal_grades = _signal_grades(ctx, level, m, dhi, found, brightest)
     return out + signal_measures, grades + signal_grades
 
 
 def _signal_grades(
-    ctx: _Context, level: LevelFindings, m: LevelMeasures, dhi: float | None
+    ctx: _Context, level: LevelFindings, m: LevelMeasures, dhi: float | None, found: _Measured, brightest: float
 ) -> tuple[list[Measurement], list[Grade]]:
     out: list[Measurement] = []
     grades: list[Grade] = []
@@ -267,7 +299,7 @@ def _signal_grades(
             )
         )
     else:
-        sig, csf = _disc_signal(ctx, level, m)
+        sig, csf = found.signal, found.csf
         if sig is None:
             grades.append(Grade("pfirrmann", None, note="no CSF reference or disc centre to read the signal from"))
         else:
@@ -276,7 +308,8 @@ def _signal_grades(
                     "nucleus_csf_ratio",
                     round(sig.nucleus_csf_ratio, 3),
                     "1",
-                    f"mean central disc signal / CSF ({csf:.0f}, {marrow_pct()}), {f'sagittal slice {k + 1}'}",
+                    f"mean central disc signal / CSF reference {csf:.0f} (90th percentile of the dural sac), "
+                    f"sagittal slice {k + 1}",
                 )
             )
             out.append(
@@ -288,7 +321,7 @@ def _signal_grades(
                 )
             )
             rel = (dhi / definitions.normal_disc_height_index(level.level)) if dhi else 1.0
-            result = pfirrmann.classify(pfirrmann.features(sig, rel))
+            result = pfirrmann.classify(pfirrmann.features(sig, rel, brightest))
             if result is None:
                 grades.append(Grade("pfirrmann", None, note="the Pfirrmann classifier is not calibrated"))
             else:
@@ -330,7 +363,7 @@ def _signal_grades(
                     f"{getattr(level, side + '_vertebra')} / its mid-body marrow",
                 )
             )
-            present = marrow.marrow_change(sig2, ctx.settings.marrow_change_ratio)
+            present = marrow.marrow_change(sig2, ctx.settings.marrow_bright_ratio, ctx.settings.marrow_dark_ratio)
             grades.append(Grade(f"marrow_change_{side}", "present" if present else "absent", (name,)))
             if t1_slice is None or contrast != "T2":
                 grades.append(
@@ -352,11 +385,15 @@ def _signal_grades(
                     grades.append(
                         Grade(
                             f"modic_{side}",
-                            marrow.modic_type(sig2, sig1, ctx.settings.marrow_change_ratio),
+                            marrow.modic_type(
+                                sig2, sig1, ctx.settings.marrow_bright_ratio, ctx.settings.marrow_dark_ratio
+                            ),
                             (name, name1),
                         )
                     )
-        if contrast == "T2":
+        if not ctx.settings.endplate_defects:
+            grades.append(Grade(f"endplate_defect_{side}", None, note=ENDPLATE_DEFECT_OFF_NOTE))
+        elif contrast == "T2":
             depth = _defect_depth(ctx, frame, label, endplate, m)
             name = f"endplate_notch_depth_{side}"
             out.append(
@@ -384,8 +421,10 @@ def _disc_signal(ctx: _Context, level: LevelFindings, m: LevelMeasures) -> tuple
     return sig, csf or 0.0
 
 
-def pfirrmann_features(volume: Volume, labels: NDArray[np.integer], level: LevelFindings) -> NDArray[np.float64] | None:
-    """The classifier's feature vector of one level (what :mod:`pipeline.grading.calibrate` fits on)."""
+def pfirrmann_features(
+    volume: Volume, labels: NDArray[np.integer], levels: list[LevelFindings]
+) -> list[NDArray[np.float64] | None]:
+    """The classifier's feature vectors of a series' levels (what :mod:`pipeline.grading.calibrate` fits)."""
     anterior, superior = inplane_directions(volume)
     ctx = _Context(
         volume,
@@ -397,22 +436,20 @@ def pfirrmann_features(volume: Volume, labels: NDArray[np.integer], level: Level
         superior,
         (volume.spacing[1], volume.spacing[2]),
     )
-    upper = VERTEBRA_LABELS[level.upper_vertebra]
-    lower = _lower_label(level.lower_vertebra)
-    m = measure_level(volume, labels, upper, level.disc_label, lower, anterior, superior, lower == SACRUM)
-    sig, _ = _disc_signal(ctx, level, m)
-    if sig is None:
-        return None
-    body = m.upper_body_heights.get("middle", 0.0)
-    middle = m.disc_heights.get("middle", 0.0)
-    rel = 1.0
-    if body > 0 and middle > 0:
-        rel = definitions.disc_height_index(middle, body) / definitions.normal_disc_height_index(level.level)
-    return pfirrmann.features(sig, rel)
-
-
-def marrow_pct() -> str:
-    return "90th percentile of the dural sac"
+    measured = [_measure(ctx, level) for level in levels]
+    brightest = _brightest_peak(measured)
+    out: list[NDArray[np.float64] | None] = []
+    for level, found in zip(levels, measured, strict=True):
+        if found.m is None or found.signal is None:
+            out.append(None)
+            continue
+        body = found.m.upper_body_heights.get("middle", 0.0)
+        middle = found.m.disc_heights.get("middle", 0.0)
+        rel = 1.0
+        if body > 0 and middle > 0:
+            rel = definitions.disc_height_index(middle, body) / definitions.normal_disc_height_index(level.level)
+        out.append(pfirrmann.features(found.signal, rel, brightest))
+    return out
 
 
 def _defect_depth(ctx: _Context, frame: BodyFrame, label: int, endplate: str, m: LevelMeasures) -> float:

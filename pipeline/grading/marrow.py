@@ -88,23 +88,23 @@ def endplate_signal(
     return EndplateSignal(float(np.median(image[bj, bi])), float(np.median(image[rj, ri])))
 
 
-def marrow_change(signal: EndplateSignal, threshold: float) -> bool:
-    """Present when the band differs from the reference by more than ``threshold`` (relative)."""
-    return abs(signal.ratio - 1.0) > threshold
+def marrow_change(signal: EndplateSignal, bright: float, dark: float) -> bool:
+    """Present when the band is brighter than ``bright`` or darker than ``dark`` times the reference."""
+    return signal.ratio > bright or signal.ratio < dark
 
 
-def modic_type(t2: EndplateSignal, t1: EndplateSignal, threshold: float) -> str:
+def modic_type(t2: EndplateSignal, t1: EndplateSignal, bright: float, dark: float) -> str:
     """``"0"``, ``"I"``, ``"II"`` or ``"III"`` from the band/reference ratios on T2 and T1.
 
     Type II first: fatty marrow is bright on T1 whatever T2 does; then T1-dark bands are typed by T2
-    (bright: I, dark: III). A change on one contrast only that fits no type is read as none ("0")."""
+    (bright: I, dark: III). A change that fits no type is read as none ("0")."""
     r1, r2 = t1.ratio, t2.ratio
-    if r1 > 1.0 + threshold:
+    if r1 > bright:
         return "II"
-    if r1 < 1.0 - threshold:
-        if r2 > 1.0 + threshold:
+    if r1 < dark:
+        if r2 > bright:
             return "I"
-        if r2 < 1.0 - threshold:
+        if r2 < dark:
             return "III"
     return "0"
 

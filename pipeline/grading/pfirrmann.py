@@ -1,7 +1,8 @@
 """Pfirrmann grade from the disc's signal features and height: a small calibrated classifier.
 
 Multinomial logistic regression on standardised features (nucleus/CSF ratio, homogeneity, central
-cleft, bright fraction, nucleus/annulus contrast, height index against the level's normal). It is
+cleft, bright fraction, nucleus/annulus contrast, peak nucleus/CSF, height index against the level's
+normal, peak against the series' brightest disc). It is
 small enough to read: every coefficient says how a feature pushes towards a grade, and its softmax
 gives class probabilities that :mod:`pipeline.grading.calibrate` fits on phantom truth. Its weights
 live in ``pfirrmann_model.json`` beside this module, with the seeds they were fitted on.
@@ -23,13 +24,16 @@ from numpy.typing import NDArray
 from pipeline.grading.signal import FEATURE_NAMES, DiscSignal
 
 MODEL_PATH = Path(__file__).with_name("pfirrmann_model.json")
-ALL_FEATURES = (*FEATURE_NAMES, "height_index_relative")
+ALL_FEATURES = (*FEATURE_NAMES, "height_index_relative", "peak_relative_to_brightest_disc")
 GRADES = ("1", "2", "3", "4", "5")
 
 
-def features(signal: DiscSignal, height_index_relative: float) -> NDArray[np.float64]:
-    """Feature vector in :data:`ALL_FEATURES` order."""
-    return np.array([*signal.vector(), height_index_relative], dtype=np.float64)
+def features(signal: DiscSignal, height_index_relative: float, brightest_peak: float) -> NDArray[np.float64]:
+    """Feature vector in :data:`ALL_FEATURES` order. ``brightest_peak`` is the highest
+    ``peak_csf_ratio`` among the series' discs: as a reader compares a disc with the patient's best
+    one, this cancels the scanner's and patient's scaling of nucleus signal against CSF."""
+    relative = signal.peak_csf_ratio / brightest_peak if brightest_peak > 0 else 1.0
+    return np.array([*signal.vector(), height_index_relative, relative], dtype=np.float64)
 
 
 @dataclass(frozen=True)

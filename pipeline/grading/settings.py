@@ -41,11 +41,17 @@ class GradingSettings:
     protrusion_min_mm: float = definitions.PROTRUSION_MIN_MM
     migration_min_mm: float = definitions.MIGRATION_MIN_MM
     """Herniation classes (Fardon et al. 2014, depth thresholds as a single-plane stand-in)."""
-    marrow_change_ratio: float = 0.25
-    """Relative signal difference of the endplate-adjacent marrow band against the body's own marrow
-    above which a marrow change is reported present (project convention, set on phantoms)."""
-    endplate_defect_depth_mm: float = 2.0
-    """Depth of a dark-rimmed notch below the endplate line from which an endplate defect is reported."""
+    marrow_bright_ratio: float = 1.02
+    marrow_dark_ratio: float = 0.55
+    """The endplate band (1-3.5 mm under the endplate, anterior 45 %) is called bright / dark when its
+    median signal over the body's mid-height marrow is above / below these. A normal band reads ~0.8 on
+    phantom T2 and T1 (partial volume with the cortical endplate), Modic I on T2 >= 1.07, Modic III
+    ~0.2 (project convention, set on tuning phantoms 800000-800029, not on the evaluation seeds)."""
+    endplate_defects: bool = False
+    """Grade endplate defects from the notch depth. Off by default: on the tuning phantoms the depth of
+    dark-rimmed notches did not separate Schmorl nodes from normal endplates (experimental)."""
+    endplate_defect_depth_mm: float = 2.6
+    """Depth of a dark notch below the endplate line from which an endplate defect is reported."""
     pfirrmann_min_probability: float = 0.0
     """Below this top-class probability the Pfirrmann grade is reported as not assessed (0 = always grade)."""
 

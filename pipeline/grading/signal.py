@@ -39,12 +39,43 @@ class DiscSignal:
     annulus_contrast: float
     """Central signal over the signal of the disc's anterior and posterior ends (distinction of nucleus
     and annulus; near 1 when lost)."""
+    peak_csf_ratio: float
+    """95th percentile of the central region over the CSF reference (the nucleus at its brightest)."""
 
     def vector(self) -> list[float]:
-        return [self.nucleus_csf_ratio, self.homogeneity, self.cleft, self.bright_fraction, self.annulus_contrast]
+        return [
+            self.nucleus_csf_ratio,
+            self.homogeneity,
+            self.cleft,
+            self.bright_fraction,
+            self.annulus_contrast,
+            self.peak_csf_ratio,
+        ]
 
 
-FEATURE_NAMES = ("nucleus_csf_ratio", "homogeneity", "cleft", "bright_fraction", "annulus_contrast")
+FEATURE_NAMES = (
+    "nucleus_csf_ratio",
+    "homogeneity",
+    "cleft",
+    "bright_fraction",
+    "annulus_contrast",
+    "peak_csf_ratio",
+)
+
+
+def _dip(profile: NDArray[np.float64], t: NDArray[np.float64], height: float) -> float:
+    """Deepest relative dip of a profile within +-0.15 height of its centre, against the brightest
+    point on each side of it (0 when the profile has no dip there)."""
+    best = 0.0
+    for c in np.flatnonzero(np.abs(t) <= 0.15 * height):
+        below = profile[(t < t[c] - 0.08 * height) & (t >= -0.42 * height)]
+        above = profile[(t > t[c] + 0.08 * height) & (t <= 0.42 * height)]
+        if below.size == 0 or above.size == 0:
+            continue
+        shoulder = min(below.max(), above.max())
+        if shoulder > 0:
+            best = max(best, 1.0 - profile[c] / shoulder)
+    return float(np.clip(best, 0.0, 1.0))
 
 
 def csf_reference(
@@ -106,18 +137,12 @@ def disc_signal(
     annulus = float(np.median(values[ends])) if ends.sum() >= 3 else mean
     contrast = mean / max(annulus, 1e-6 * csf)
     bright = float((values > 0.5 * csf).mean())
-    # axial profile through the nucleus, averaged over the central third of the AP length
+    # axial profiles through the nucleus at seven AP positions; the cleft is the deepest dip between two
+    # brighter shoulders near mid-height (a horizontal band need not sit exactly at the centre)
     t = np.linspace(-0.45 * middle_height, 0.45 * middle_height, 37)
-    offsets = np.linspace(-0.15 * depth, 0.15 * depth, 7)
+    offsets = np.linspace(-0.2 * depth, 0.2 * depth, 7)
     grid = centre + offsets[:, None, None] * geo.v + t[None, :, None] * geo.w
-    profile = sample(image, grid.reshape(-1, 2), spacing).reshape(offsets.size, t.size).mean(axis=0)
-    mid = np.abs(t) <= 0.12 * middle_height
-    side = (np.abs(t) >= 0.18 * middle_height) & (np.abs(t) <= 0.4 * middle_height)
-    cleft = 0.0
-    if mid.any() and side.any():
-        upper = profile[side & (t > 0)].max() if (side & (t > 0)).any() else 0.0
-        lower = profile[side & (t < 0)].max() if (side & (t < 0)).any() else 0.0
-        shoulder = min(upper, lower)
-        if shoulder > 0:
-            cleft = float(np.clip(1.0 - profile[mid].min() / shoulder, 0.0, 1.0))
-    return DiscSignal(ratio, homogeneity, cleft, bright, contrast)
+    profiles = sample(image, grid.reshape(-1, 2), spacing).reshape(offsets.size, t.size)
+    cleft = float(np.median([_dip(row, t, middle_height) for row in profiles]))
+    peak = float(np.percentile(core, 95)) / csf
+    return DiscSignal(ratio, homogeneity, cleft, bright, contrast, peak)
