@@ -114,11 +114,18 @@ def paint_background(grid: Grid, spine: Spine, habitus: Habitus, rng: np.random.
     aorta = ((x - F32(habitus.aorta_left)) ** 2 + (y - vessel_y) ** 2 <= F32(100)) & (zz > F32(z_l4)) & (zz < F32(z_t1))
     ivc = ((x + F32(18)) ** 2 + (y - vessel_y + F32(4)) ** 2 <= F32(110)) & (zz > F32(z_l4)) & (zz < F32(z_t12 + 40))
     tissue[aorta | ivc] = Tissue.VESSEL
-    # thorax: mediastinum and heart in the middle, lungs around it
+    # thorax: lungs, with the mediastinum (oesophagus, aorta) in front of the spine and the heart
     thorax = (y < front - F32(3)) & (zz >= diaphragm) & (zz < F32(z_t1 + 10)) & (inner > F32(20))
-    lung = thorax & ((np.abs(x) > F32(30)) | (y > front - F32(22)) & (np.abs(x) > F32(18)))
-    tissue[thorax & ~lung & ~aorta] = Tissue.ORGAN
-    tissue[lung] = Tissue.GAS
+    tissue[thorax] = Tissue.GAS
+    tissue[thorax & (np.abs(x) < F32(16)) & (y > front - F32(30))] = Tissue.ORGAN
+    z_t8 = names["T8"].centre[2]
+    heart_y = float(np.interp(z_t8, prof["z"], prof["front"])) - 75.0
+    hx, hy, hz = x / F32(58), (y - F32(heart_y)) / F32(50), (zz - F32(z_t8 + 5)) / F32(62)
+    heart_r = hx * hx + hy * hy + hz * hz
+    heart = thorax & (heart_r <= 1)
+    tissue[heart] = Tissue.ORGAN
+    tissue[heart & (heart_r <= 0.45)] = Tissue.VESSEL  # black-blood chambers
+    tissue[thorax & aorta] = Tissue.VESSEL
     # neck: prevertebral soft tissue, then the airway
     neck_zone = (zz >= F32(z_t1 - 30)) & (zz < F32(z_c1 + 5))
     airway = neck_zone & ((x * x) + (y - front + F32(16)) ** 2 <= F32(64))
