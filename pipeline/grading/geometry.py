@@ -29,6 +29,7 @@ from pipeline.grading.plane import (
     perpendicular,
     pixel_points,
     pixel_square_corners,
+    run_through,
     unit,
 )
 
@@ -376,6 +377,16 @@ def level_geometry(
         lower = body_frame(lo_mask, spacing, anterior, hint)
     if upper is None or lower is None or upper.inferior_mid is None:
         return None
+    if upper.truncated != lower.truncated:
+        # A body cut by the edge of the image has no trustworthy rectangle: take the disc's axes from the
+        # whole one and its centre half-way along the disc's run from that body's endplate.
+        whole = lower if upper.truncated else upper
+        w, v = whole.w, whole.v
+        start = whole.superior_centre if whole is lower else whole.inferior_centre
+        step = w if whole is lower else -w
+        length, t_lo, t_hi = run_through(disc_mask, start + step * 0.7, step, spacing, reach=25.0)
+        centre = start + step * (0.7 + 0.5 * (t_lo + t_hi)) if length > 0 else start + step * 3.0
+        return LevelGeometry(slice_index, upper, lower, centre, v, w)
     w = unit(upper.w + lower.w)
     v = perpendicular(w)
     v = v if v @ (upper.v + lower.v) >= 0 else -v

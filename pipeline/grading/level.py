@@ -41,6 +41,10 @@ class LevelMeasures:
     notes: dict[str, str] = field(default_factory=dict)
 
 
+def _touches_edge(mask: NDArray[np.bool_]) -> bool:
+    return bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
+
+
 def disc_slice(labels: NDArray[np.integer], disc_label: int) -> float | None:
     """Fractional slice index of the disc's centroid (its midline), None when the disc is absent."""
     counts = np.count_nonzero(labels == disc_label, axis=(1, 2))
@@ -102,9 +106,12 @@ def measure_level(
     if geo is None:
         out.notes["all"] = "the vertebrae on both sides of the disc are not both in the midline slices"
         return out
-    out.geometry, out.slice_index = geo, geo.slice_index
     k = geo.slice_index
     disc = labels[k] == disc_label
+    if (geo.upper.truncated and geo.lower.truncated) or _touches_edge(disc):
+        out.notes["all"] = "the disc or both its vertebrae are cut by the edge of the image"
+        return out
+    out.geometry, out.slice_index = geo, geo.slice_index
     truncated = geo.upper.truncated or geo.lower.truncated
     if truncated:
         out.notes["geometry"] = "a vertebra of this level is cut by the edge of the image"
