@@ -88,6 +88,16 @@ class Orthanc:
     def upload(self, file: Path) -> dict[str, Any]:
         return self.request("POST", "/instances", raw=file.read_bytes())
 
+    def push_series(self, files: list[Path], modality: str) -> str:
+        """Upload one series, then have Orthanc itself C-STORE it to ``modality`` (REST
+        ``/modalities/<name>/store``, as an admin's routing would); returns the study's Orthanc ID."""
+        for file in files:
+            self.upload(file)
+        [study_id] = self.get("/studies")
+        [series_id] = self.get(f"/studies/{study_id}")["Series"]
+        self.request("POST", f"/modalities/{modality}/store", {"Resources": [series_id], "Synchronous": True})
+        return study_id
+
     def instance_count(self) -> int:
         return len(self.get("/instances"))
 

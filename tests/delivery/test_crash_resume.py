@@ -25,11 +25,7 @@ def test_crash_while_the_job_runs_resumes_and_sends_each_result_once(
     pacs_and_node: tuple[Orthanc, RunningNode], phantom_files: list[Path]
 ) -> None:
     orthanc, node = pacs_and_node
-    for path in phantom_files:
-        orthanc.upload(path)
-    [study_id] = orthanc.get("/studies")
-    [series_id] = orthanc.get(f"/studies/{study_id}")["Series"]
-    orthanc.request("POST", "/modalities/dicomnode/store", {"Resources": [series_id], "Synchronous": True})
+    study_id = orthanc.push_series(phantom_files, "dicomnode")
     assert wait_for(lambda: node.count(Job, Job.state == JobState.running) == 1, timeout=60, interval=0.05)
     node.kill()
     node.start()

@@ -32,11 +32,7 @@ def test_orthanc_sends_a_series_and_gets_seg_sr_and_picture_back_in_the_same_stu
     pacs_and_node: tuple[Orthanc, RunningNode], phantom_files: list[Path]
 ) -> None:
     orthanc, node = pacs_and_node
-    for path in phantom_files:
-        orthanc.upload(path)
-    [study_id] = orthanc.get("/studies")
-    [series_id] = orthanc.get(f"/studies/{study_id}")["Series"]
-    orthanc.request("POST", "/modalities/dicomnode/store", {"Resources": [series_id], "Synchronous": True})
+    study_id = orthanc.push_series(phantom_files, "dicomnode")
     assert node.instance_rows() == len(phantom_files)
     def results_arrived() -> bool:
         return (EXPECTED_OUTPUT_MODALITIES | {"MR"} <= _modalities(orthanc, study_id)
@@ -59,11 +55,7 @@ def test_pacs_down_during_delivery_gets_every_output_exactly_once_when_back(
     pacs_and_node: tuple[Orthanc, RunningNode], phantom_files: list[Path]
 ) -> None:
     orthanc, node = pacs_and_node
-    for path in phantom_files:
-        orthanc.upload(path)
-    [study_id] = orthanc.get("/studies")
-    [series_id] = orthanc.get(f"/studies/{study_id}")["Series"]
-    orthanc.request("POST", "/modalities/dicomnode/store", {"Resources": [series_id], "Synchronous": True})
+    orthanc.push_series(phantom_files, "dicomnode")
     orthanc.stop()  # the PACS goes down while the node analyses
     assert wait_for(lambda: node.count(Delivery) > 0, timeout=400, interval=1), node.log.read_text()[-3000:]
     assert wait_for(lambda: all(d >= 1 for d in _attempts(node)), timeout=60)
