@@ -85,7 +85,7 @@ class _Measurer:
         back = back - wall * (back @ wall)
         back /= np.linalg.norm(back)
         step = 0.1
-        reach_w = disc.height / 2 + 25.0
+        reach_w = disc.height / 2 + 16.0
         origin = 0.5 * (p_up + p_lo) - wall * reach_w - back * 3.0
         nj, ni = int(2 * reach_w / step), int(25.0 / step)
         grid = Grid.plane(origin, wall, back, nj, ni, step)
@@ -106,10 +106,10 @@ class _Measurer:
 
 
 def _local_centroid(spine: Spine, members: list, label: int) -> NDArray[np.float64]:
-    """Centroid (body mm) of ``label`` painted with the given structures alone on a 0.7 mm grid."""
+    """Centroid (body mm) of ``label`` painted with the given structures alone on a 1 mm grid."""
     first = members[0][1]
     extent = np.array([first.width / 2 + 8, max(first.depth, 20.0) / 2 + 14, first.height / 2 + 14])
-    step = 0.7
+    step = 1.0
     steps = first.frame.T * step
     shape = tuple(int(2 * e / step) for e in extent)
     origin = first.centre - first.frame @ extent
