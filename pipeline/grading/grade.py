@@ -97,9 +97,14 @@ def grade_analysis(
         measurements, grades = grade_level(ctx, level, found, brightest)
         _replace(level, measurements, grades)
     for vertebra in analysis.vertebrae:
-        vertebra.measurements = [
-            m for m in vertebra.measurements if not m.name.startswith("vertebral_height")
-        ] + vertebra_measurements(ctx, vertebra)
+        fresh = vertebra_measurements(ctx, vertebra)
+        names = {m.name for m in fresh} | {
+            "vertebral_height_anterior",
+            "vertebral_height_middle",
+            "vertebral_height_posterior",
+            "wedge_ratio",
+        }
+        vertebra.measurements = [m for m in vertebra.measurements if m.name not in names] + fresh
     return analysis
 
 

@@ -87,3 +87,18 @@ def test_a_level_whose_disc_is_missing_is_not_assessed_with_a_reason() -> None:
     labels[labels == 123] = 0
     level = grade_analysis(volume, analysis(labels, spec)).levels[0]
     assert all(not g.assessed and g.note for g in level.grades)
+
+
+def test_grading_twice_replaces_rather_than_duplicates() -> None:
+    spec = Spec(slip=4.0)
+    volume, labels = build(spec)
+    result = analysis(labels, spec)
+    grade_analysis(volume, result)
+    counts = (len(result.levels[0].measurements), len(result.levels[0].grades), len(result.vertebrae[0].measurements))
+    grade_analysis(volume, result)
+    assert (
+        len(result.levels[0].measurements),
+        len(result.levels[0].grades),
+        len(result.vertebrae[0].measurements),
+    ) == counts
+    assert len({g.name for g in result.levels[0].grades}) == len(result.levels[0].grades)
