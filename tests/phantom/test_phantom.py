@@ -179,3 +179,45 @@ def test_domain_randomisation_changes_intensities_not_anatomy() -> None:
     free = generate(12, domain_randomisation=True, truth=False, **SMALL)
     assert np.array_equal(plain.labels, free.labels)
     assert not np.allclose(plain.volume.array, free.volume.array)
+
+
+def _sample(case, vertebra: dict, u: float, v: float, w: float) -> float:
+    """Mean image value of a 3 x 3 patch at a point given in a vertebra's local frame (truth axes)."""
+    axes = vertebra["axes_lps"]
+    point = np.array(vertebra["center_lps"]) + u * np.array(axes["left"]) + v * np.array(axes["anterior"])
+    point = point + w * np.array(axes["superior"])
+    k, j, i = np.round(case.volume.lps_to_index(point)).astype(int)
+    return float(case.volume.array[k, j - 1 : j + 2, i - 1 : i + 2].mean())
+
+
+@pytest.mark.parametrize("contrast", ["T1", "T2", "STIR"])
+def test_modic_changes_have_the_right_sign_per_contrast(contrast: str) -> None:
+    force = {"L3/L4": {"modic_upper": 1, "modic_lower": 2, "slip": 0.0}, "L1/L2": {"modic_upper": 3}}
+    case = generate(
+        19,
+        contrast=contrast,
+        force=force,
+        bias=False,
+        noise=0.005,
+        pixel_spacing=0.5,
+        n_slices=9,
+        slice_thickness=3.0,
+        slice_gap=1.0,
+        oblique_deg=0.0,
+        acquisition_factor=1,
+    )
+    verts = {v["name"]: v for v in case.truth["vertebrae"]}
+
+    def band_vs_core(name: str, side: float) -> float:
+        vert = verts[name]
+        near = _sample(case, vert, 0.0, 0.25 * vert["depth_mm"], side * (vert["posterior_height_mm"] / 2 - 2.6))
+        core = _sample(case, vert, 0.0, 0.1 * vert["depth_mm"], 0.0)
+        return near / core
+
+    modic1, modic2, modic3 = band_vs_core("L3", -1), band_vs_core("L4", 1), band_vs_core("L1", -1)
+    expected = {  # Modic 1988: I T1 hypo / T2 hyper / STIR hyper; II T1 hyper / STIR hypo; III hypo
+        "T1": (modic1 < 0.8, modic2 > 1.1, modic3 < 0.8),
+        "T2": (modic1 > 1.2, True, modic3 < 0.8),
+        "STIR": (modic1 > 1.5, modic2 < 1.0, modic3 < 1.0),
+    }[contrast]
+    assert all(expected), (contrast, modic1, modic2, modic3)
