@@ -221,3 +221,31 @@ def test_modic_changes_have_the_right_sign_per_contrast(contrast: str) -> None:
         "STIR": (modic1 > 1.5, modic2 < 1.0, modic3 < 1.0),
     }[contrast]
     assert all(expected), (contrast, modic1, modic2, modic3)
+
+
+def test_pfirrmann_grades_darken_the_nucleus_on_t2() -> None:
+    grades = {"L1/L2": 1, "L2/L3": 2, "L3/L4": 3, "L4/L5": 4, "L5/S1": 5}
+    force = {level: {"pfirrmann": g, "slip": 0.0, "herniation": "none"} for level, g in grades.items()}
+    case = generate(
+        23,
+        force=force,
+        bias=False,
+        noise=0.005,
+        pixel_spacing=0.5,
+        n_slices=9,
+        slice_thickness=3.0,
+        slice_gap=1.0,
+        oblique_deg=0.0,
+        acquisition_factor=1,
+    )
+    signal = {}
+    for disc in case.truth["discs"]:
+        if disc["level"] in grades:
+            frame = {"center_lps": disc["center_lps"], "axes_lps": {**disc["axes_lps"], "left": [1.0, 0, 0]}}
+            offset = 0.25 * disc["height_mm"]  # off the mid-plane, where grade 2 has its cleft
+            signal[grades[disc["level"]]] = max(
+                _sample(case, frame, 0.0, 0.0, offset), _sample(case, frame, 0.0, 0.0, -offset)
+            )
+    assert signal[1] > signal[3] > signal[5]
+    assert signal[2] > signal[4]
+    assert case.truth["discs"][-1]["narrowing"] in ("moderate", "severe")
