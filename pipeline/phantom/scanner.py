@@ -70,15 +70,21 @@ SEQUENCES = {
         "te": (85.0, 120.0),
         "ti": None,
         "etl": (13, 25),
-        "description": "T2 TSE SAG",
+        "description": ("T2 TSE SAG", "t2_tse_sag", "SAG T2 FSE", "Sag T2 TSE"),
     },
-    "T1": {"tr": (400.0, 700.0), "te": (8.0, 14.0), "ti": None, "etl": (3, 5), "description": "T1 TSE SAG"},
+    "T1": {
+        "tr": (400.0, 700.0),
+        "te": (8.0, 14.0),
+        "ti": None,
+        "etl": (3, 5),
+        "description": ("T1 TSE SAG", "t1_tse_sag", "SAG T1 FSE", "Sag T1 TSE"),
+    },
     "STIR": {
         "tr": (3000.0, 5000.0),
         "te": (40.0, 70.0),
         "ti": (140.0, 170.0),
         "etl": (9, 19),
-        "description": "STIR SAG",
+        "description": ("STIR SAG", "t2_tirm_sag", "SAG STIR", "Sag STIR"),
     },
 }
 
@@ -153,7 +159,8 @@ def plan_series(rng: np.random.Generator, spine: Spine, region: str, contrast: s
         "echo_time": round(float(rng.uniform(*seq["te"])), 1),
         "echo_train_length": int(rng.integers(seq["etl"][0], seq["etl"][1] + 1)),
         "field_strength": float(rng.choice([1.5, 3.0], p=[0.6, 0.4])),
-        "description": str(seq["description"]),
+        # vendors name the same sequence differently; the first spelling is the most common
+        "description": str(rng.choice(seq["description"], p=[0.55, 0.15, 0.15, 0.15])),
     }
     if seq["ti"]:
         sequence["inversion_time"] = round(float(rng.uniform(*seq["ti"])), 1)

@@ -73,6 +73,7 @@ def test_loader_reads_back_the_same_volume(written: tuple) -> None:
     assert np.allclose(loaded.direction, case.volume.direction, atol=1e-5)
     assert np.allclose(loaded.origin, case.volume.origin, atol=1e-3)
     assert np.allclose(loaded.spacing, case.volume.spacing, atol=1e-3)
+    assert loaded.contrast == case.volume.contrast
 
 
 def test_enhanced_mr_reads_back_the_same_volume(tmp_path: Path) -> None:
@@ -85,6 +86,7 @@ def test_enhanced_mr_reads_back_the_same_volume(tmp_path: Path) -> None:
     loaded = load_series(folder / "dicom").volume
     assert np.array_equal(loaded.array, case.volume.array)
     assert np.allclose(loaded.direction, case.volume.direction, atol=1e-5)
+    assert loaded.contrast == "T1"
     assert np.allclose(loaded.origin, case.volume.origin, atol=1e-3)
 
 
