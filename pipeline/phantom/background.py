@@ -91,7 +91,7 @@ def paint_background(grid: Grid, spine: Spine, habitus: Habitus, rng: np.random.
     abdomen = (y < front - F32(3)) & (zz < diaphragm) & (inner > fat_depth + F32(8))
     loops = _coarse_noise(grid, rng, 9.0)
     content = _coarse_noise(grid, rng, 16.0)
-    bowel = abdomen & (y < front - F32(22) + F32(10) * np.clip(content, -1, 1))
+    bowel = abdomen & (y < front - F32(15) + F32(8) * np.clip(content, -1, 1))
     tissue[abdomen] = Tissue.FAT
     lumen = bowel & (content > -1.5)
     tissue[lumen] = Tissue.BOWEL

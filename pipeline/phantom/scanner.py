@@ -244,9 +244,10 @@ def bias_field(grid: Grid, spine: Spine, rng: np.random.Generator) -> NDArray[np
     )
     back = max(float(v.centre[1]) for v in spine.vertebrae) + 60.0
     depth = np.maximum(F32(back) - y, F32(0))
-    falloff = F32(rng.uniform(90.0, 170.0))
+    falloff = F32(rng.uniform(70.0, 150.0))
     tilt = F32(rng.normal(0, 0.0012)) * (z - z.mean())
-    field = (F32(0.35) + F32(0.65) * np.exp(-depth / falloff)) * (F32(1) + tilt)
+    floor = F32(rng.uniform(0.15, 0.35))
+    field = (floor + (F32(1) - floor) * np.exp(-depth / falloff)) * (F32(1) + tilt)
     return np.broadcast_to(field, (1, grid.shape[1], grid.shape[2])).astype(F32)
 
 
