@@ -284,58 +284,64 @@ class CanalNode:
     cord_lr: float
 
 
-def canal_nodes(spine: Spine, conus_point: float) -> list[CanalNode]:
-    """Canal axis nodes at every vertebra and disc from C1 to S4, cranial to caudal."""
+def _sac_ap(v: Vertebra) -> float:
+    """Dural sac AP diameter at a vertebra: the sac ends at S2 (half-size there), below only fat."""
+    if v.kind != "sacrum" or v.name == "S1":
+        return v.canal_ap
+    return 0.5 * v.canal_ap if v.name == "S2" else 0.0
+
+
+def canal_nodes(spine: Spine) -> list[CanalNode]:
+    """Canal axis nodes, cranial to caudal: one into the skull base, then every vertebra and disc from
+    C1 to S4. The cord tapers to the conus tip in the lower third of ``spine.conus_level``."""
     nodes: list[CanalNode] = []
-    verts = spine.vertebrae
     sacral = spine.sacrum_segments
-    chain = verts[:-1] + sacral[:4]
+    chain = spine.vertebrae[:-1] + sacral[:4]
     for k, v in enumerate(chain):
         epi = _epidural(v)
         cord_ap, cord_lr = _cord_size(v.name)
-        sac = v.canal_ap if v.kind != "sacrum" or v.name in ("S1", "S2") else 0.0
-        if v.name == "S2":
-            sac *= 0.5
+        sac = _sac_ap(v)
+        bony_ap = v.canal_ap + epi + 0.5
         nodes.append(
             CanalNode(
                 v.point(0, _canal_offset(v), 0),
                 v.frame,
                 sac,
                 v.canal_width if sac else 0.0,
-                v.canal_ap + epi + 0.5,
+                bony_ap,
                 v.canal_width + 2.0,
                 -epi / 2,
                 cord_ap,
                 cord_lr,
             )
         )
-        if k + 1 < len(chain):
+        if k + 1 < len(chain):  # the node at the disc below, halfway in size
             nxt = chain[k + 1]
             centre, frame = disc_frame(v, nxt)
             offset = 0.5 * (_canal_offset(v) + _canal_offset(nxt))
-            a, b = nodes[-1], None
-            b_sac = nxt.canal_ap if nxt.kind != "sacrum" or nxt.name in ("S1", "S2") else 0.0
-            sac = 0.5 * (a.sac_ap + b_sac)
+            sac = 0.5 * (sac + _sac_ap(nxt))
             nodes.append(
                 CanalNode(
                     centre + frame[:, 1] * offset,
                     frame,
                     sac,
-                    a.sac_lr if sac else 0.0,
-                    0.5 * (a.bony_ap + nxt.canal_ap + _epidural(nxt) + 0.5),
-                    a.bony_lr,
-                    a.bony_shift,
-                    a.cord_ap,
-                    a.cord_lr,
+                    v.canal_width if sac else 0.0,
+                    0.5 * (bony_ap + nxt.canal_ap + _epidural(nxt) + 0.5),
+                    v.canal_width + 2.0,
+                    -epi / 2,
+                    cord_ap,
+                    cord_lr,
                 )
             )
-            del b
-    # The cord runs from the brainstem to the conus; ``conus_point`` is the arc length where it ends.
-    arc = np.concatenate([[0.0], np.cumsum([np.linalg.norm(n2.point - n1.point) for n1, n2 in pairwise(nodes)])])
+    # the cord ends at the conus: arc length of the conus vertebra's node plus a third of its height
+    steps = [float(np.linalg.norm(n2.point - n1.point)) for n1, n2 in pairwise(nodes)]
+    arc = np.concatenate([[0.0], np.cumsum(steps)])
+    level = next(i for i, v in enumerate(chain) if v.name == spine.conus_level)
+    tip = arc[2 * level] + 0.3 * chain[level].height
     for node, s in zip(nodes, arc, strict=True):
-        taper = np.clip((conus_point - s) / 18.0, 0.0, 1.0)
-        node.cord_ap *= float(np.sqrt(taper))
-        node.cord_lr *= float(np.sqrt(taper))
+        taper = float(np.sqrt(np.clip((tip - s) / 18.0, 0.0, 1.0)))
+        node.cord_ap *= taper
+        node.cord_lr *= taper
     top = nodes[0]
     head = CanalNode(
         top.point + top.frame[:, 2] * 30.0,
@@ -358,19 +364,6 @@ def _cord_size(name: str) -> tuple[float, float]:
     if name.startswith("T") and name not in ("T11", "T12", "T13"):
         return 6.5, 8.5
     return 7.5, 9.0  # lumbar enlargement before the conus
-
-
-def conus_arc_length(spine: Spine, nodes_without_head: list[CanalNode]) -> float:
-    """Arc length along the canal nodes (from C1) of the conus tip, at the lower third of its level."""
-    del nodes_without_head
-    verts = spine.vertebrae
-    k = next(i for i, v in enumerate(verts) if v.name == spine.conus_level)
-    points = []
-    for v in verts[: k + 1]:
-        points.append(v.point(0, _canal_offset(v), 0))
-    s = float(np.sum(np.linalg.norm(np.diff(np.array(points), axis=0), axis=1))) if len(points) > 1 else 0.0
-    # the disc nodes add little length; put the tip at the lower third of the conus vertebra
-    return s * 1.02 + verts[k].height * 0.3
 
 
 @dataclass
@@ -608,8 +601,7 @@ def paint_spine(canvas: Canvas, spine: Spine, roots: NDArray, detail: bool = Tru
     verts = spine.vertebrae
     segments = spine.__dict__.get("_canal_segments")
     if segments is None:
-        nodes = canal_nodes(spine, conus_arc_length(spine, canal_nodes(spine, 0.0)))
-        segments = spine.__dict__["_canal_segments"] = canal_segments(nodes)
+        segments = spine.__dict__["_canal_segments"] = canal_segments(canal_nodes(spine))
     paint_canal(canvas, segments, roots, detail)
     lo, hi = canvas.grid.bounds
 

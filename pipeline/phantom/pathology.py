@@ -117,8 +117,6 @@ def apply_after_build(
                 modic = 0
                 if grade >= 3 and rng.random() < 0.2 * (grade - 2) * weight:
                     modic = int(rng.choice([1, 2, 3], p=[0.3, 0.6, 0.1]))
-            if vertebra.kind == "sacrum" and modic:
-                modic = int(modic)
             endplate.modic = int(modic)
             if modic:
                 endplate.modic_depth = float(rng.uniform(3.0, 0.3 * vertebra.height))
