@@ -139,7 +139,7 @@ def build_truth(spine: Spine, plan: Plan, present: set[int], extra: dict[str, An
     m = _Measurer(spine)
     verts = spine.vertebrae
     vertebrae = []
-    for k, v in enumerate(verts):
+    for v in verts:
         if v.label not in present:
             continue
         entry: dict[str, Any] = {
@@ -171,7 +171,6 @@ def build_truth(spine: Spine, plan: Plan, present: set[int], extra: dict[str, An
             entry["posterior_superior_corner_lps"] = _lps(plan, v.posterior_superior)
             entry["posterior_inferior_corner_lps"] = _lps(plan, v.posterior_inferior)
         vertebrae.append(entry)
-        del k
     if COCCYX in present and spine.coccyx_segments:
         first = spine.coccyx_segments[0]
         vertebrae.append(
