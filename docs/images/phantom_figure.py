@@ -27,9 +27,18 @@ PHANTOMS = (  # (seed, region, contrast, options, caption)
     (1, "lumbar", "T2", {}, "phantom T2 seed 1"),
     (1, "lumbar", "T1", {}, "same patient, T1"),
     (1, "lumbar", "STIR", {}, "same patient, STIR"),
-    (6, "lumbar", "T2", {"force": {"L4/L5": {"pfirrmann": 4, "herniation": "protrusion", "slip": 6.0},
-                                   "L5/S1": {"pfirrmann": 5, "modic_upper": 1, "modic_lower": 1}}},
-     "T2 seed 6: L4/L5 slip+protrusion"),
+    (
+        6,
+        "lumbar",
+        "T2",
+        {
+            "force": {
+                "L4/L5": {"pfirrmann": 4, "herniation": "protrusion", "slip": 6.0},
+                "L5/S1": {"pfirrmann": 5, "modic_upper": 1, "modic_lower": 1},
+            }
+        },
+        "T2 seed 6: L4/L5 slip+protrusion",
+    ),
     (3, "cervical", "T2", {}, "phantom cervical T2"),
 )
 
