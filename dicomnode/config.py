@@ -246,6 +246,16 @@ class DeliverySettings(_Section):
     timeout_s: Annotated[float, Field(gt=0)] = 30.0
 
 
+def grading_settings(table: dict[str, Any]):  # type: ignore[no-untyped-def]
+    """The grading stage's own settings from the [grading] table: one list of keys, kept by the grader."""
+    from pipeline.grading.settings import GradingSettings
+
+    try:
+        return GradingSettings.from_mapping(table)
+    except TypeError as exc:
+        raise ValueError(f"wrong type: {exc}") from None
+
+
 class LoggingSettings(_Section):
     """[logging]."""
 
@@ -266,7 +276,15 @@ class Settings(_Section):
     outputs: OutputSettings = Field(default_factory=OutputSettings)
     destinations: list[Destination] = Field(default_factory=list)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    grading: dict[str, Any] = Field(default_factory=dict)
+    """[grading]: thresholds of the disc-level grades (see pipeline.grading.settings.GradingSettings)."""
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+
+    @field_validator("grading")
+    @classmethod
+    def _grading(cls, table: dict[str, Any]) -> dict[str, Any]:
+        grading_settings(table)
+        return table
 
     @model_validator(mode="after")
     def _unique_destinations(self) -> Settings:

@@ -78,8 +78,12 @@ def load_analysis(settings: Settings) -> tuple[Callable[[Any], Any], str]:
         model = load_model(p.model, p.model_sha256, device=p.device, half=p.half_precision)
     except (ModelLoadError, OSError, ValueError) as exc:
         raise StartupError(f"pipeline.model: {exc}") from None
+    from dicomnode.config import grading_settings
+    from pipeline.grading import grade_analysis
+
+    grading = grading_settings(settings.grading)
     version = f"{PIPELINE_VERSION}+{model.sha256[:8]}"
-    return (lambda volume: analyse(volume, model)), version
+    return (lambda volume: grade_analysis(volume, analyse(volume, model), settings=grading)), version
 
 
 class Node:

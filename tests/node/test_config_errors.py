@@ -31,6 +31,7 @@ def _serve(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
          "routing.rules.0.protocol_name_include: invalid regular expression"),
         ("[storage]\ndata_dir = \"/proc/dicomnode-cannot-write\"\n", "storage.data_dir:"),
         ("[node\nport = 1\n", "not valid TOML"),
+        ("[grading]\nbulge_mm = 2\n", "grading: unknown [grading] key(s): ['bulge_mm']"),
     ],
 )
 def test_broken_config_gives_one_line_naming_the_key(tmp_path: Path, text: str, expected: str) -> None:
@@ -78,4 +79,8 @@ def test_the_documented_config_toml_is_valid_and_equals_the_embedded_defaults() 
     settings, _ = load_settings(documented)
     defaults = Settings()
     settings.storage.data_dir = defaults.storage.data_dir  # made absolute relative to the file
+    from dicomnode.config import grading_settings
+
+    assert grading_settings(settings.grading) == grading_settings(defaults.grading)
+    settings.grading = defaults.grading  # the documented values, equal to the grader's defaults
     assert settings == defaults
