@@ -63,15 +63,34 @@ def case_plan(index: int, seed: int) -> tuple[str, str, bool]:
     return region, contrast, contrast == "T2" and index % 3 == 0
 
 
-def evaluate_case(args: tuple[int, int]) -> list[dict[str, Any]]:
-    """Grade one phantom series from its true labels; one row per disc level: truth and grade."""
+def ragged(labels: np.ndarray, probability: float, seed: int) -> np.ndarray:
+    """The label map with its in-plane boundaries roughened like a network's output: each pixel on a
+    boundary takes the label of a random 4-neighbour with ``probability`` (a one-pixel jitter)."""
+    rng = np.random.default_rng(seed)
+    out = labels.copy()
+    shifts = ((0, 1), (0, -1), (1, 1), (1, -1))
+    choice = rng.integers(0, 4, size=labels.shape)
+    flip = rng.random(labels.shape) < probability
+    for n, (axis, step) in enumerate(shifts):
+        neighbour = np.roll(labels, step, axis=axis + 1)
+        take = flip & (choice == n) & (neighbour != labels)
+        out[take] = neighbour[take]
+    return out
+
+
+def evaluate_case(args: tuple[int, int] | tuple[int, int, float]) -> list[dict[str, Any]]:
+    """Grade one phantom series from its true labels; one row per disc level: truth and grade.
+
+    A third element, when given, roughens the label map first (:func:`ragged`)."""
     from pipeline.phantom import generate
 
-    index, seed = args
+    index, seed = args[0], args[1]
+    noise = float(args[2]) if len(args) > 2 else 0.0
     region, contrast, with_t1 = case_plan(index, seed)
     case = generate(seed, region=region, contrast=contrast)
     t1 = generate(seed, region=region, contrast="T1", truth=False).volume if with_t1 else None
-    analysis = analysis_from_labels(case.volume, case.labels, case.truth["discs"])
+    labels = ragged(case.labels, noise, seed) if noise > 0 else case.labels
+    analysis = analysis_from_labels(case.volume, labels, case.truth["discs"])
     started = time.perf_counter()
     grade_analysis(case.volume, analysis, t1=t1)
     elapsed = time.perf_counter() - started
@@ -208,9 +227,11 @@ def print_phantom_table(rows: list[dict[str, Any]], seconds: float, out=sys.stdo
     return figures
 
 
-def run_phantoms(count: int, seed_start: int, processes: int, dump: Path | None) -> dict[str, float]:
-    seeds = [(i, seed_start + i) for i in range(count)]
-    overlap = {s for _, s in seeds} & set(CALIBRATION_SEEDS)
+def run_phantoms(
+    count: int, seed_start: int, processes: int, dump: Path | None, label_noise: float = 0.0
+) -> dict[str, float]:
+    seeds = [(i, seed_start + i, label_noise) for i in range(count)]
+    overlap = {s[1] for s in seeds} & set(CALIBRATION_SEEDS)
     if overlap:
         raise SystemExit(f"seeds {sorted(overlap)[:5]}... were used for calibration; pick another --seed-start")
     started = time.perf_counter()
@@ -240,6 +261,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=2, help="at most 2 on the shared machine")
     parser.add_argument("--dump", type=Path, help="write every level's truth and grades as JSON")
     parser.add_argument(
+        "--label-noise",
+        type=float,
+        default=0.0,
+        help="roughen the true label maps' boundaries (probability per boundary pixel) to mimic a network",
+    )
+    parser.add_argument(
         "--real",
         nargs="?",
         const="../shared/data/real-lumbar-t2",
@@ -252,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
 
         run_real(Path(args.real))
         return 0
-    run_phantoms(args.count, args.seed_start, min(max(args.processes, 1), 2), args.dump)
+    run_phantoms(args.count, args.seed_start, min(max(args.processes, 1), 2), args.dump, args.label_noise)
     return 0
 
 
