@@ -177,3 +177,19 @@ def test_study_and_series_uids_are_reused_for_a_second_series(node: RunningNode,
     files = make_series(tmp_path / "a", 2, study_uid=study) + make_series(tmp_path / "b", 2, study_uid=study)
     node.storescu(files)
     assert node.count(Series) == 2
+
+
+def test_an_enhanced_mr_object_counts_its_frames_and_queues_one_job(node: RunningNode, tmp_path: Path) -> None:
+    from dicomnode.phantom_dicom import enhanced_dataset
+    from pipeline.phantom import generate
+
+    dataset = enhanced_dataset(generate(5, region="lumbar", contrast="T2"))
+    path = tmp_path / "enhanced.dcm"
+    dataset.save_as(path, enforce_file_format=True)
+    node.storescu([path])
+    assert wait_for(lambda: len(node.jobs()) == 1, timeout=20)
+    frames = int(dataset.NumberOfFrames)
+    db = node.db()
+    with db.session() as session:
+        assert session.query(Instance.frames).scalar() == frames >= 5
+        assert session.query(Series.decision_rule).scalar() == "sagittal-spine-mr"
