@@ -47,7 +47,7 @@ def analyse(volume: Volume, model: LoadedModel | None = None) -> SpineAnalysis:
     image = working_image(volume, grid)
     probs = model.predict(image)
     classes = probs.argmax(axis=1).astype(np.uint8)
-    inst = separate_instances(classes, grid.spacing)
+    inst = separate_instances(classes, grid.spacing, disc_probability=probs[:, DISC])
     naming = name_vertebrae([v.kind for v in inst.vertebrae], [v.center_mm for v in inst.vertebrae])
     return assemble(volume, grid, probs, inst, naming, model.version)
 

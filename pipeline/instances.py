@@ -163,6 +163,8 @@ def separate_instances(
     classes: NDArray[np.integer],
     spacing: tuple[float, float, float],
     min_body_mm3: float = 400.0,
+    disc_probability: NDArray[np.floating] | None = None,
+    cut: float = 0.1,
 ) -> SpineInstances:
     """Vertebra and disc instances from a working-grid class map (see :data:`pipeline.model.CLASSES`)."""
     sp = np.asarray(spacing, dtype=np.float64)
@@ -170,9 +172,13 @@ def separate_instances(
     min_vox = max(1, int(min_body_mm3 / voxel_mm3))
     warnings: list[str] = []
 
+    # Thin discs (thoracic, thick slices) are often not the winning class, yet their probability still
+    # rises between two bodies: cutting bone where it exceeds ``cut`` separates bodies the argmax
+    # joined. The cut voxels get their instance back from the nearest body when the map is assembled.
+    weak_disc = disc_probability >= cut if disc_probability is not None else np.zeros(classes.shape, bool)
     cands: list[VertebraInstance] = []
     for kind, cls in (("vertebra", BODY), ("c2", C2), ("sacrum", SACRUM)):
-        comps = _components(classes == cls, min_vox if kind != "sacrum" else 2 * min_vox)
+        comps = _components((classes == cls) & ~weak_disc, min_vox if kind != "sacrum" else 2 * min_vox)
         if kind in ("c2", "sacrum") and len(comps) > 1:
             # One C2 and one sacrum at most: keep the largest, give the rest to the body class
             # (a C3 or L5 partly coloured as C2 or sacrum is the usual confusion).
@@ -184,27 +190,38 @@ def separate_instances(
     cands.sort(key=lambda v: v.center_mm[1])
     cands = _drop_small_and_lateral(cands, sp, warnings)
     cands = _drop_off_curve(cands, warnings)
+    if not any(c.kind == "c2" for c in cands):
+        _mark_c2_at_spine_top(cands, classes, sp, warnings)
 
     # Heights along the local spine direction, then split components that hold several bodies.
     for _ in range(2):
         centers = [c.center_mm for c in cands]
         for i, c in enumerate(cands):
             c.height_mm = _extent_along(c.points, sp, _spine_axis(centers, i))
-        bodies = sorted((c.height_mm for c in cands if c.kind == "vertebra"), reverse=True)
-        if len(bodies) < 3:
+        bodies = [c.height_mm for c in cands if c.kind == "vertebra"]
+        if not bodies:
             break
-        # Typical height from the larger half: small pieces at the edge of the view must not make a
-        # whole body look like "two bodies".
-        typical = float(np.median(bodies[: max(3, len(bodies) // 2 + 1)]))
+        typical = float(np.median(bodies)) if len(bodies) >= 3 else np.inf
         out: list[VertebraInstance] = []
         changed = False
         for i, c in enumerate(cands):
-            pieces = round(c.height_mm / typical) if c.kind == "vertebra" else 1
-            if pieces >= 2 and c.height_mm > 1.7 * typical:
-                axis = _spine_axis(centers, i)
-                for part in _split_component(c.mask, sp, axis, int(pieces)):
-                    out.append(VertebraInstance("vertebra", part, _component_stats(part, sp), 0.0))
-                changed = True
+            axis = _spine_axis(centers, i)
+            # A vertebral body is about as tall as it is deep (height/depth 0.6-1.0 from C3 to L5), so
+            # a component much taller than deep holds several bodies, whatever its neighbours look
+            # like (they may be merged too). The neighbours' median height is the second test.
+            perp = np.array([0.0, -axis[2], axis[1]])
+            depth = max(_extent_along(c.points, sp, perp), 1.0)
+            by_shape = round(c.height_mm / (0.85 * depth)) if c.height_mm > 1.4 * depth else 1
+            by_size = round(c.height_mm / typical) if c.height_mm > 1.7 * typical else 1
+            pieces = max(by_shape, by_size) if c.kind == "vertebra" else 1
+            if pieces >= 2:
+                parts = _split_component(c.mask, sp, axis, int(pieces))
+                # Every piece of a real merge is a body; a sliver means the shape test misfired.
+                if len(parts) > 1 and min(int(q.sum()) for q in parts) >= 0.25 * c.volume_voxels / len(parts):
+                    out.extend(VertebraInstance("vertebra", q, _component_stats(q, sp), 0.0) for q in parts)
+                    changed = True
+                else:
+                    out.append(c)
             else:
                 out.append(c)
         cands = sorted(out, key=lambda v: v.center_mm[1])
@@ -218,6 +235,41 @@ def separate_instances(
 
     discs = _assign_discs(classes == DISC, cands, sp, min_vox // 8 + 1)
     return SpineInstances(cands, discs, warnings)
+
+
+def _mark_c2_at_spine_top(
+    cands: list[VertebraInstance], classes: NDArray[np.integer], sp: NDArray[np.float64], warnings: list[str]
+) -> None:
+    """Find C2 as the top of the vertebral column when the column ends inside the field of view.
+
+    Why a geometric rule: C2 is one small structure per cervical series, so the network's own C2 class
+    is the least reliable one. But the column has only one top: below the skull the first sizeable body
+    is C2 (its dens makes it the tallest), with at most C1's small anterior arch above it. In a lumbar or
+    thoracic view the column runs out of the image instead, so the top body touches the image edge and
+    this rule does not fire.
+    """
+    bodies = [c for c in cands if c.kind == "vertebra"]
+    if len(bodies) < 4:
+        return
+    top = bodies[0]
+    rows = top.points[:, 1] * sp[1]
+    top_mm = float(rows.min())
+    if top_mm < 30.0:
+        return  # the column may continue above the image
+    # No bone-like voxel in a 30 mm band above it, within 25 mm of its centre column (the skull base
+    # or the C1 ring are allowed: C1 is small, the skull is background to the network).
+    r0 = int(max(0.0, top_mm - 30.0) / sp[1])
+    r1 = int(top_mm / sp[1])
+    c0 = int(max(0.0, top.center_mm[2] - 25.0) / sp[2])
+    c1 = int((top.center_mm[2] + 25.0) / sp[2]) + 1
+    above = np.isin(classes[:, r0:r1, c0:c1], (BODY, C2, SACRUM)).sum()
+    median_volume = float(np.median([b.volume_voxels for b in bodies[1:4]]))
+    if above * float(np.prod(sp)) > 0.3 * median_volume * float(np.prod(sp)):
+        return
+    # C1's anterior arch, when segmented as its own piece, is much smaller than C2.
+    chosen = bodies[1] if top.volume_voxels < 0.5 * median_volume else top
+    chosen.kind = "c2"
+    warnings.append("C2 taken as the top of the vertebral column (the column ends inside the image)")
 
 
 def _drop_small_and_lateral(
@@ -278,11 +330,11 @@ def _drop_off_curve(cands: list[VertebraInstance], warnings: list[str]) -> list[
         score = float(vols[keep & voters].sum())
         if score > best_score:
             best_score, best_keep = score, keep
-    keep = best_keep
+    keep = best_keep | ~voters  # C2 and the sacrum are single components of their own class: kept
     fit = keep & voters
     if fit.sum() >= 4:
         coef = np.polyfit(rows[fit], cols[fit], min(3, int(fit.sum()) - 2), w=np.sqrt(vols[fit]))
-        keep = np.abs(np.polyval(coef, rows) - cols) < 22.0
+        keep = (np.abs(np.polyval(coef, rows) - cols) < 22.0) | ~voters
     if keep.sum() < 2:
         return cands
     if not keep.all():

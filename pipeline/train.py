@@ -256,13 +256,22 @@ def _random_affine(x: torch.Tensor, y: torch.Tensor, rng: np.random.Generator) -
 # --------------------------------------------------------------------------------------------- loss
 
 
-def partial_label_loss(logits: torch.Tensor, target: torch.Tensor, partial: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy + soft Dice on fully labelled samples; body-vs-rest on partially labelled ones."""
+def partial_label_loss(
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    partial: torch.Tensor,
+    class_weights: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Cross-entropy + soft Dice on fully labelled samples; body-vs-rest on partially labelled ones.
+
+    ``class_weights`` raise the cross-entropy of rare classes (C2 is one small structure per cervical
+    series and is otherwise learned last).
+    """
     losses = []
     valid = target != IGNORE
     if (~partial).any():
         lg, tg, vm = logits[~partial], target[~partial], valid[~partial]
-        ce = F.cross_entropy(lg, tg.clamp(max=len(CLASSES) - 1), reduction="none")
+        ce = F.cross_entropy(lg, tg.clamp(max=len(CLASSES) - 1), weight=class_weights, reduction="none")
         losses.append((ce * vm).sum() / vm.sum().clamp(min=1))
         prob = torch.softmax(lg, 1)
         onehot = F.one_hot(tg.clamp(max=len(CLASSES) - 1), len(CLASSES)).permute(0, 3, 1, 2).float()
@@ -316,6 +325,7 @@ def train(args: argparse.Namespace) -> dict:
         payload = torch.load(args.init, map_location="cpu", weights_only=True)
         net.load_state_dict({k: v.float() for k, v in payload["state_dict"].items()})
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
+    class_weights = torch.tensor(args.class_weights, dtype=torch.float32) if args.class_weights else None
     n_real = args.batch // 3 if reals and phantoms else (args.batch if reals else 0)
     n_phantom = args.batch - n_real
     deadline = t0 + args.max_minutes * 60
@@ -335,7 +345,7 @@ def train(args: argparse.Namespace) -> dict:
         x = torch.cat([p[0] for p in parts])
         y = torch.cat([p[1] for p in parts])
         partial = torch.cat([p[2] for p in parts])
-        loss = partial_label_loss(net(x), y, partial)
+        loss = partial_label_loss(net(x), y, partial, class_weights)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -391,6 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exclude", nargs="*", help="real cases to leave out (cross-validation)")
     p.add_argument("--cv-fold", type=int, default=None, help="leave out this fold (0..4) of the real cases")
     p.add_argument("--checkpoint-every", type=int, default=0, help="also save OUT.ckpt.pt every N steps")
+    p.add_argument("--class-weights", type=float, nargs=len(CLASSES), default=None, help=f"CE weights for {CLASSES}")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--version", default="dev")
     return p
