@@ -113,7 +113,7 @@ def _check_pixel_length(path: Path, dataset: pydicom.Dataset) -> None:
     """
     if "PixelData" not in dataset:
         return
-    element = dataset.get_item("PixelData")
+    element = dataset.get_item("PixelData", keep_deferred=True)  # its length and offset, not its bytes
     length, offset = getattr(element, "length", None), getattr(element, "value_tell", None)
     known = length is not None and offset is not None and length != 0xFFFFFFFF
     if known and offset + length > path.stat().st_size:
