@@ -1,6 +1,6 @@
 """Peak memory of the node while it receives large objects: proof that pixel data streams to disk.
 
-    python bench/receive_memory.py [--megabytes 400]
+    python bench/receive_memory.py [--megabytes 400] [--max-pdu 16382]
 
 Starts `dicomnode serve` (no analysis workers), sends one MR object of the given size with dcmtk's
 storescu, and reads the node's peak resident memory (VmHWM) before and after. The reference measured
@@ -35,6 +35,7 @@ def peak_rss_mb(pid: int) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--megabytes", type=int, default=400)
+    parser.add_argument("--max-pdu", type=int, default=16382, help="the node's node.max_pdu (0 = unlimited)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
@@ -48,7 +49,7 @@ def main() -> int:
         node_root = root / "node"
         node_root.mkdir()
         port = free_port()
-        node = RunningNode(node_root, port, write_config(node_root, port))
+        node = RunningNode(node_root, port, write_config(node_root, port, f"[node]\nmax_pdu = {args.max_pdu}"))
         node.start()
         try:
             assert node.process is not None
