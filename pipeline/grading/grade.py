@@ -353,6 +353,12 @@ def _signal_grades(
         ("lower", geo.lower, lower_label, "superior"),
     ):
         mask = ctx.labels[k] == label
+        if frame.truncated:
+            cut = "the vertebra is cut by the edge of the image"
+            grades += [
+                Grade(f"{name}_{side}", None, note=cut) for name in ("marrow_change", "modic", "endplate_defect")
+            ]
+            continue
         sig2 = marrow.endplate_signal(ctx.image[k], frame, mask, ctx.spacing2, endplate)
         if sig2 is None:
             grades.append(Grade(f"marrow_change_{side}", None, note="endplate band not measurable"))

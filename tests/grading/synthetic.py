@@ -39,6 +39,8 @@ class Spec:
     """Depth (mm) of a posterior bump of disc material beyond the wall line, at mid-disc height."""
     tilt_deg: float = 0.0
     """Rotation of the anatomy in the sagittal plane (lordosis)."""
+    shift_s: float = 0.0
+    """Cranio-caudal shift (mm) of the anatomy in the field of view (positive: the level moves up)."""
 
 
 def build(
@@ -66,7 +68,7 @@ def build(
     lps = volume_geom.index_to_lps(np.stack([kk, jj, ii], axis=-1).astype(np.float64))
     x = lps @ L
     a0 = lps @ A
-    s0 = lps @ S
+    s0 = lps @ S - spec.shift_s
     t = np.radians(spec.tilt_deg)
     a = np.cos(t) * a0 + np.sin(t) * s0
     s = -np.sin(t) * a0 + np.cos(t) * s0

@@ -102,3 +102,13 @@ def test_grading_twice_replaces_rather_than_duplicates() -> None:
         len(result.vertebrae[0].measurements),
     ) == counts
     assert len({g.name for g in result.levels[0].grades}) == len(result.levels[0].grades)
+
+
+def test_a_vertebra_cut_by_the_image_edge_leaves_its_geometry_and_marrow_not_assessed() -> None:
+    spec = Spec(shift_s=36.0)  # the upper body runs past the top of the 112 mm field of view
+    level = _level(spec)
+    for name in ("meyerding", "narrowing", "herniation", "marrow_change_upper", "modic_upper"):
+        grade = level.grade(name)
+        assert grade is not None and not grade.assessed and "cut by the edge" in grade.note, name
+    assert level.grade("canal_stenosis").assessed
+    assert level.measurement("canal_ap_diameter").value == pytest.approx(14.0, abs=0.5)
