@@ -149,8 +149,13 @@ class Tally:
                     self.not_assessed[name] += 1
                     continue
                 self.agree[name].append(grades[name] == true)
+                self.agree[f"{name}|truth={true}"].append(grades[name] == true)
                 if name == "pfirrmann":
                     self.within_one.append(abs(int(grades[name]) - int(true)) <= 1)
+                    lumbar = "lumbar" if row["level"].startswith("L") else "non-lumbar"
+                    self.agree[f"pfirrmann|{lumbar}"].append(grades[name] == true)
+                if name == "meyerding" and true != "0":
+                    self.agree["meyerding|slipped"].append(grades[name] == true)
             elif name in values:
                 self.errors[name].append(abs(values[name] - true))
             elif isinstance(true, (int, float)):
@@ -218,6 +223,24 @@ def print_phantom_table(rows: list[dict[str, Any]], seconds: float, out=sys.stdo
         xs = tally.agree[name]
         if xs:
             print(f"  {name:<24} {100 * np.mean(xs):6.1f} %  n={len(xs)}", file=out)
+    print("by class (exact agreement, n):", file=out)
+    for key in (
+        "pfirrmann|lumbar",
+        "pfirrmann|non-lumbar",
+        "meyerding|slipped",
+        *[
+            f"{name}|truth={value}"
+            for name, values in (
+                ("pfirrmann", ("1", "2", "3", "4", "5")),
+                ("herniation", ("none", "bulge", "protrusion", "extrusion")),
+                ("canal_stenosis", ("none", "mild", "moderate", "severe")),
+            )
+            for value in values
+        ],
+    ):
+        xs = tally.agree.get(key, [])
+        if xs:
+            print(f"  {key:<32} {100 * np.mean(xs):6.1f} %  n={len(xs)}", file=out)
     print("other measurements (MAE, n):", file=out)
     for name in ("disc_height_middle", "disc_height_index", "herniation_extent"):
         xs = tally.errors[name]
