@@ -56,10 +56,10 @@ class GradingSettings:
     """Below this top-class probability the Pfirrmann grade is reported as not assessed (0 = always grade)."""
 
     def __post_init__(self) -> None:
-        for name in ("meyerding_bands_percent", "narrowing_bands_percent"):
+        for name, size in (("meyerding_bands_percent", 4), ("narrowing_bands_percent", 3)):
             bands = tuple(float(x) for x in getattr(self, name))
-            if list(bands) != sorted(bands):
-                raise ValueError(f"[grading] {name} must increase, got {bands}")
+            if len(bands) != size or list(bands) != sorted(bands):
+                raise ValueError(f"[grading] {name} needs {size} increasing bounds, got {bands}")
             object.__setattr__(self, name, bands)
         for name in ("stenosis_lumbar_mm", "stenosis_thoracic_mm", "stenosis_cervical_mm"):
             bands = tuple(float(x) for x in getattr(self, name))

@@ -79,6 +79,8 @@ def test_settings_refuse_unknown_keys_and_bad_bands() -> None:
         GradingSettings.from_mapping({"stenosis_mm": [1, 2, 3]})
     with pytest.raises(ValueError, match="decreasing"):
         GradingSettings(stenosis_lumbar_mm=(7.0, 10.0, 12.0))
+    with pytest.raises(ValueError, match="4 increasing"):
+        GradingSettings.from_mapping({"meyerding_bands_percent": [25, 50, 75]})
 
 
 def test_a_level_whose_disc_is_missing_is_not_assessed_with_a_reason() -> None:
