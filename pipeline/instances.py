@@ -188,10 +188,9 @@ def separate_instances(
         for m in comps:
             cands.append(VertebraInstance(kind, m, _component_stats(m, sp), 0.0))  # type: ignore[arg-type]
     cands.sort(key=lambda v: v.center_mm[1])
-    cands = _drop_small_and_lateral(cands, sp, warnings)
+    cands = _drop_small_and_lateral(cands, sp, warnings, rows=classes.shape[1])
     cands = _drop_off_curve(cands, warnings)
-    if not any(c.kind == "c2" for c in cands):
-        _mark_c2_at_spine_top(cands, classes, sp, warnings)
+    cands = _drop_misplaced_anchors(cands, warnings)
 
     # Heights along the local spine direction, then split components that hold several bodies.
     for _ in range(2):
@@ -228,6 +227,8 @@ def separate_instances(
         if not changed:
             break
         warnings.append("split vertebra component(s) that spanned several levels")
+    if not any(c.kind == "c2" for c in cands):
+        cands = _mark_c2_at_spine_top(cands, classes, sp, warnings)
     cands = _merge_fragments(cands, sp)
     centers = [c.center_mm for c in cands]
     for i, c in enumerate(cands):
@@ -237,9 +238,30 @@ def separate_instances(
     return SpineInstances(cands, discs, warnings)
 
 
+def _drop_misplaced_anchors(cands: list[VertebraInstance], warnings: list[str]) -> list[VertebraInstance]:
+    """Drop a "sacrum" with bodies below it, or a "C2" with bodies above it.
+
+    The sacrum ends the column (only the coccyx lies below) and C2 nearly starts it (only C1 above);
+    a skull base coloured as sacrum, or a sacral segment coloured as C2, would otherwise anchor the
+    naming at the wrong end and make every name wrong with full confidence.
+    """
+    out: list[VertebraInstance] = []
+    for i, c in enumerate(cands):
+        below = sum(1 for d in cands[i + 1 :] if d.kind == "vertebra")
+        above = sum(1 for d in cands[:i] if d.kind == "vertebra")
+        if c.kind == "sacrum" and below > 1:
+            warnings.append("ignored a sacrum-like component with vertebral bodies below it")
+            continue
+        if c.kind == "c2" and above > 1:
+            warnings.append("ignored a C2-like component with vertebral bodies above it")
+            continue
+        out.append(c)
+    return out
+
+
 def _mark_c2_at_spine_top(
     cands: list[VertebraInstance], classes: NDArray[np.integer], sp: NDArray[np.float64], warnings: list[str]
-) -> None:
+) -> list[VertebraInstance]:
     """Find C2 as the top of the vertebral column when the column ends inside the field of view.
 
     Why a geometric rule: C2 is one small structure per cervical series, so the network's own C2 class
@@ -250,30 +272,39 @@ def _mark_c2_at_spine_top(
     """
     bodies = [c for c in cands if c.kind == "vertebra"]
     if len(bodies) < 4:
-        return
+        return cands
     top = bodies[0]
     rows = top.points[:, 1] * sp[1]
     top_mm = float(rows.min())
     if top_mm < 30.0:
-        return  # the column may continue above the image
+        return cands  # the column may continue above the image
+    sacrum = next((c for c in cands if c.kind == "sacrum"), None)
+    if sacrum is not None and sacrum.center_mm[1] - top.center_mm[1] < 400.0:
+        return cands  # a lumbar or thoracolumbar view: its top is a thoracic body cut by the view
     # No bone-like voxel in a 30 mm band above it, within 25 mm of its centre column (the skull base
     # or the C1 ring are allowed: C1 is small, the skull is background to the network).
     r0 = int(max(0.0, top_mm - 30.0) / sp[1])
     r1 = int(top_mm / sp[1])
     c0 = int(max(0.0, top.center_mm[2] - 25.0) / sp[2])
     c1 = int((top.center_mm[2] + 25.0) / sp[2]) + 1
-    above = np.isin(classes[:, r0:r1, c0:c1], (BODY, C2, SACRUM)).sum()
+    above = np.isin(classes[:, r0:r1, c0:c1], (BODY, C2)).sum()
     median_volume = float(np.median([b.volume_voxels for b in bodies[1:4]]))
-    if above * float(np.prod(sp)) > 0.3 * median_volume * float(np.prod(sp)):
-        return
-    # C1's anterior arch, when segmented as its own piece, is much smaller than C2.
-    chosen = bodies[1] if top.volume_voxels < 0.5 * median_volume else top
+    if above > median_volume:  # C1's ring and specks of skull base are allowed, a body is not
+        return cands
+    # C2 with its dens is the largest of the top bodies; a smaller piece right above it is its dens
+    # (cut off by the shape test) or C1's anterior arch: merged into C2 when it touches it.
+    chosen = bodies[1] if top.volume_voxels < 0.5 * bodies[1].volume_voxels else top
     chosen.kind = "c2"
     warnings.append("C2 taken as the top of the vertebral column (the column ends inside the image)")
+    if chosen is not top and np.linalg.norm((top.center_mm - chosen.center_mm)[1:]) < 20.0:
+        merged = top.mask | chosen.mask
+        c2 = VertebraInstance("c2", merged, _component_stats(merged, sp), 0.0)
+        return [c2 if c is chosen else c for c in cands if c is not top]
+    return cands
 
 
 def _drop_small_and_lateral(
-    cands: list[VertebraInstance], sp: NDArray[np.float64], warnings: list[str]
+    cands: list[VertebraInstance], sp: NDArray[np.float64], warnings: list[str], rows: int = 0
 ) -> list[VertebraInstance]:
     """Drop specks (much smaller than the typical body) and components far to one side of the spine.
 
@@ -289,7 +320,9 @@ def _drop_small_and_lateral(
     mid_slice = float(np.median([c.center_mm[0] for c in big]))
     keep = []
     for c, v in zip(cands, vols, strict=True):
-        small = v < 0.12 * ref and c.kind == "vertebra"
+        # A body cut by the top or bottom of the image is small for a good reason: kept from 10 %.
+        at_edge = rows > 0 and (c.points[:, 1].min() <= 2 or c.points[:, 1].max() >= rows - 3)
+        small = v < (0.1 if at_edge else 0.25) * ref and c.kind == "vertebra"
         lateral = abs(c.center_mm[0] - mid_slice) > 35.0
         if not (small or lateral) or (c.kind != "vertebra" and not lateral):
             keep.append(c)
