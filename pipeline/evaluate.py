@@ -112,12 +112,12 @@ def evaluate_phantoms(model: LoadedModel, count: int, start: int = 0) -> list[Se
         seed = EVAL_SEED_BASE + n
         region = REGIONS[n % len(REGIONS)]
         contrast = CONTRASTS[(n // len(REGIONS)) % len(CONTRASTS)]
-        case = phantom.generate(seed, region=region, contrast=contrast)
+        case = phantom.generate(seed, region=region, contrast=contrast, truth=False)
+        transitional = case.truth.get("anatomy", {}).get("transitional", "none")
         t = time.time()
         result = analyse(case.volume, model)
-        s = score_series(
-            f"{seed}-{region}-{contrast}", result, case.labels, case.volume.spacing, case.volume.affine
-        )
+        name = f"{seed}-{region}-{contrast}" + ("" if transitional == "none" else f"-{transitional}")
+        s = score_series(name, result, case.labels, case.volume.spacing, case.volume.affine)
         s.seconds = time.time() - t
         scores.append(s)
         log.info(
@@ -128,9 +128,11 @@ def evaluate_phantoms(model: LoadedModel, count: int, start: int = 0) -> list[Se
     return scores
 
 
-def evaluate_real_cv(weights_pattern: str, device: str) -> list[SeriesScore]:
+def evaluate_real_cv(weights_pattern: str, device: str, only: list[int] | None = None) -> list[SeriesScore]:
     scores = []
     for k, fold in enumerate(cv_folds(real_case_names())):
+        if only is not None and k not in only:
+            continue
         model = load_model(weights_pattern.format(k=k), device=device)
         sidecar = Path(weights_pattern.format(k=k)).with_suffix(".json")
         trained_on = set(json.loads(sidecar.read_text())["data"]["real_cases"])
@@ -198,9 +200,7 @@ def table(phantom: list[SeriesScore], real: list[SeriesScore]) -> str:
         rows.append((f"phantom vertebrae+discs named correctly ({named}/{scored})",
                      f"{100 * named / max(scored, 1):.1f} %", ">= 98 %"))  # fmt: skip
         errs = [e for s in phantom for e in s.disc_errors_mm]
-        rows.append(
-            (f"phantom disc centre error median (n={len(errs)})", f"{_median(errs):.2f} mm", "<= 2 mm")
-        )
+        rows.append((f"phantom disc centre error median (n={len(errs)})", f"{_median(errs):.2f} mm", "<= 2 mm"))
         wrong_certain = sum(1 for s in phantom if s.certain and s.wrong_names)
         certain = sum(1 for s in phantom if s.certain)
         rows.append((f"phantom series named wrong while certain ({certain} certain of {n})",
@@ -238,10 +238,26 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--phantoms", type=int, default=200, help="held-out phantom series (0: skip)")
     p.add_argument("--phantom-start", type=int, default=0)
     p.add_argument("--cv-weights", default=None, help="fold weights, '{k}' replaced by 0..4 (omit: skip)")
+    p.add_argument("--folds", type=int, nargs="+", default=None, help="only these CV folds (default: all 5)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", default=None, help="also write per-series scores here")
+    p.add_argument(
+        "--combine",
+        nargs="+",
+        default=None,
+        help="print one table from --json files of earlier runs (a long evaluation split over processes)",
+    )
     args = p.parse_args(argv)
+    if args.combine:
+        phantom_all: list[SeriesScore] = []
+        real_all: list[SeriesScore] = []
+        for path in args.combine:
+            for raw in json.loads(Path(path).read_text()):
+                s = SeriesScore(**raw)
+                (real_all if s.name.startswith("VB2_") else phantom_all).append(s)
+        print(table(phantom_all, real_all))
+        return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
     t0 = time.time()
@@ -249,9 +265,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.phantoms:
         model = load_model(args.weights, device=args.device)
         phantom_scores = evaluate_phantoms(model, args.phantoms, args.phantom_start)
-    real_scores = evaluate_real_cv(args.cv_weights, args.device) if args.cv_weights else []
+    real_scores = evaluate_real_cv(args.cv_weights, args.device, args.folds) if args.cv_weights else []
     print(table(phantom_scores, real_scores))
     print(f"evaluated in {time.time() - t0:.0f} s")
+    if phantom_scores:
+        wrong_certain = [s for s in phantom_scores if s.certain and s.wrong_names]
+        for s in wrong_certain:
+            print(f"wrong while certain: {s.name}: {', '.join(s.wrong_names[:8])}")
     if args.json:
         Path(args.json).write_text(
             json.dumps([s.__dict__ for s in phantom_scores + real_scores], indent=1, default=float) + "\n"

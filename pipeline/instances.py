@@ -376,7 +376,15 @@ def _drop_off_curve(cands: list[VertebraInstance], warnings: list[str]) -> list[
 
 
 def _merge_fragments(cands: list[VertebraInstance], sp: NDArray[np.float64]) -> list[VertebraInstance]:
-    """Merge a small body piece into its neighbour when the two sit closer than half a body height."""
+    """Merge two neighbouring pieces that together make one body.
+
+    Two real neighbours sit a body height plus a disc apart and hold twice a body's volume; two halves
+    of one body (cut by a bright basivertebral vein or a Schmorl node taken for disc) sit closer than
+    three quarters of a body height and add up to about one body.
+    """
+    centers = [c.center_mm for c in cands]
+    for i, c in enumerate(cands):
+        c.height_mm = _extent_along(c.points, sp, _spine_axis(centers, i))
     bodies = [c for c in cands if c.kind == "vertebra"]
     if len(bodies) < 3:
         return cands
@@ -384,19 +392,13 @@ def _merge_fragments(cands: list[VertebraInstance], sp: NDArray[np.float64]) -> 
     typical_v = float(np.median([c.volume_voxels for c in bodies]))
     out = list(cands)
     i = 0
-    while i < len(out):
-        c = out[i]
-        if c.kind == "vertebra" and c.volume_voxels < 0.45 * typical_v:
-            best, best_d = -1, np.inf
-            for j in (i - 1, i + 1):
-                if 0 <= j < len(out):
-                    d = float(np.linalg.norm((out[j].center_mm - c.center_mm)[1:]))
-                    if d < best_d:
-                        best, best_d = j, d
-            if best >= 0 and best_d < 0.5 * typical_h and out[best].kind == "vertebra":
-                merged = out[best].mask | c.mask
-                out[best] = VertebraInstance("vertebra", merged, _component_stats(merged, sp), 0.0)
-                del out[i]
+    while i < len(out) - 1:
+        a, b = out[i], out[i + 1]
+        if a.kind == "vertebra" and b.kind == "vertebra":
+            d = float(np.linalg.norm((b.center_mm - a.center_mm)[1:]))
+            if a.volume_voxels + b.volume_voxels <= 1.3 * typical_v and d < 0.75 * typical_h:
+                merged = a.mask | b.mask
+                out[i : i + 2] = [VertebraInstance("vertebra", merged, _component_stats(merged, sp), 0.0)]
                 continue
         i += 1
     return out
