@@ -50,7 +50,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {done}/{len(seeds)} ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
     x = np.array([r[0] for r in rows])
     y = np.array([r[1] for r in rows])
+    from pipeline.phantom import GENERATOR_VERSION
+
     provenance = {
+        "generator_version": GENERATOR_VERSION,
         "seeds": [seeds[0][1], seeds[-1][1]],
         "regions": "lumbar/thoracolumbar alternating",
         "contrast": "T2",
