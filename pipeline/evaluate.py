@@ -104,7 +104,15 @@ def score_series(
     return s
 
 
-def evaluate_phantoms(model: LoadedModel, count: int, start: int = 0) -> list[SeriesScore]:
+def _dump(scores: list[SeriesScore], path: str | None) -> None:
+    if path:
+        Path(path).write_text(json.dumps([s.__dict__ for s in scores], indent=1, default=float) + "\n")
+
+
+def evaluate_phantoms(
+    model: LoadedModel, count: int, start: int = 0, json_path: str | None = None
+) -> list[SeriesScore]:
+    """Analyse ``count`` held-out phantoms; with ``json_path`` the scores so far are saved after each."""
     from pipeline import phantom
 
     scores = []
@@ -120,6 +128,7 @@ def evaluate_phantoms(model: LoadedModel, count: int, start: int = 0) -> list[Se
         s = score_series(name, result, case.labels, case.volume.spacing, case.volume.affine)
         s.seconds = time.time() - t
         scores.append(s)
+        _dump(scores, json_path)
         log.info(
             "%s body %.3f disc %.3f canal %.3f named %d/%d certain %s %s",
             s.name, s.dice["body"], s.dice["disc"], s.dice["canal"], s.named, s.scored, s.certain,
@@ -264,7 +273,7 @@ def main(argv: list[str] | None = None) -> None:
     phantom_scores: list[SeriesScore] = []
     if args.phantoms:
         model = load_model(args.weights, device=args.device)
-        phantom_scores = evaluate_phantoms(model, args.phantoms, args.phantom_start)
+        phantom_scores = evaluate_phantoms(model, args.phantoms, args.phantom_start, args.json)
     real_scores = evaluate_real_cv(args.cv_weights, args.device, args.folds) if args.cv_weights else []
     print(table(phantom_scores, real_scores))
     print(f"evaluated in {time.time() - t0:.0f} s")
@@ -272,10 +281,7 @@ def main(argv: list[str] | None = None) -> None:
         wrong_certain = [s for s in phantom_scores if s.certain and s.wrong_names]
         for s in wrong_certain:
             print(f"wrong while certain: {s.name}: {', '.join(s.wrong_names[:8])}")
-    if args.json:
-        Path(args.json).write_text(
-            json.dumps([s.__dict__ for s in phantom_scores + real_scores], indent=1, default=float) + "\n"
-        )
+    _dump(phantom_scores + real_scores, args.json)
 
 
 if __name__ == "__main__":
