@@ -64,6 +64,10 @@ def instance_label_map(
     disc_names: dict[int, tuple[str, str]] = {}
     for d in inst.discs:
         upper, lower = naming.disc_between(d.upper, d.lower)
+        if upper == "C1" or lower in ("C1", "C2"):
+            # There is no disc between C1 and C2: disc-like signal there is the C1 ring / dens joint.
+            vert[d.mask & (vert == 0)] = L.VERTEBRA_LABELS["C1"]
+            continue
         if upper not in L.VERTEBRA_LABELS or upper in ("S1", "Co") or lower == "?":
             continue
         label = L.disc_label(upper)

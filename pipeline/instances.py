@@ -256,21 +256,22 @@ def separate_instances(
 
 
 def _drop_misplaced_anchors(cands: list[VertebraInstance], warnings: list[str]) -> list[VertebraInstance]:
-    """Drop a "sacrum" with bodies below it, or a "C2" with bodies above it.
+    """Drop a "sacrum" at the top of the column, or a "C2" at its bottom.
 
-    The sacrum ends the column (only the coccyx lies below) and C2 nearly starts it (only C1 above);
-    a skull base coloured as sacrum, or a sacral segment coloured as C2, would otherwise anchor the
-    naming at the wrong end and make every name wrong with full confidence.
+    The sacrum ends the column and C2 nearly starts it; a skull base coloured as sacrum, or a sacral
+    segment coloured as C2, would otherwise anchor the naming at the wrong end and make every name
+    wrong with full confidence. Bone-like pieces below a sacrum that has the column above it are
+    coccyx or pelvis, named so by the naming stage, and do not disqualify it.
     """
     out: list[VertebraInstance] = []
     for i, c in enumerate(cands):
         below = sum(1 for d in cands[i + 1 :] if d.kind == "vertebra")
         above = sum(1 for d in cands[:i] if d.kind == "vertebra")
-        if c.kind == "sacrum" and below > 1:
-            warnings.append("ignored a sacrum-like component with vertebral bodies below it")
+        if c.kind == "sacrum" and below > 1 and above <= 1:
+            warnings.append("ignored a sacrum-like component at the top of the column")
             continue
-        if c.kind == "c2" and above > 1:
-            warnings.append("ignored a C2-like component with vertebral bodies above it")
+        if c.kind == "c2" and above > 1 and below <= 1:
+            warnings.append("ignored a C2-like component at the bottom of the column")
             continue
         out.append(c)
     return out
