@@ -70,8 +70,8 @@ def make_queue(settings: Settings, db: Database) -> JobQueue:
 
 def load_analysis(settings: Settings) -> tuple[Callable[[Any], Any], str]:
     """The analysis function with its model loaded once, and the pipeline version for job keys."""
-    from pipeline.analyse import analyse
     from pipeline.inference import ModelLoadError, load_model
+    from pipeline.spine import analyse_spine
 
     p = settings.pipeline
     try:
@@ -79,11 +79,10 @@ def load_analysis(settings: Settings) -> tuple[Callable[[Any], Any], str]:
     except (ModelLoadError, OSError, ValueError) as exc:
         raise StartupError(f"pipeline.model: {exc}") from None
     from dicomnode.config import grading_settings
-    from pipeline.grading import grade_analysis
 
     grading = grading_settings(settings.grading)
     version = f"{PIPELINE_VERSION}+{model.sha256[:8]}"
-    return (lambda volume: grade_analysis(volume, analyse(volume, model), settings=grading)), version
+    return (lambda volume: analyse_spine(volume, model, grading=grading)), version
 
 
 class Node:

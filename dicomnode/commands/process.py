@@ -1,8 +1,8 @@
 """`dicomnode process SERIES_DIR --out OUT_DIR`: the service's analysis and builders, offline.
 
 Why it exists: a site can try the node on a folder of files before wiring it to a PACS, and a
-developer can reproduce a job exactly -- the same loader, the same ``pipeline.analyse`` and the same
-:func:`dicomnode.results.build.build_outputs` the worker calls, so the objects are identical to what
+developer can reproduce a job exactly -- the same loader, the same ``pipeline.spine.analyse_spine``
+and the same :func:`dicomnode.results.build.build_outputs` the worker calls, so the objects are identical to what
 the service would send for that series (same job key, same UIDs).
 """
 
@@ -44,10 +44,10 @@ def offline_job_key(loaded: LoadedSeries, analysis: SpineAnalysis) -> str:
 
 
 def _default_analyse() -> Callable[[Any], SpineAnalysis]:
-    """The pipeline's entry point, imported late: it pulls in torch and the model weights."""
-    from pipeline.analyse import analyse
+    """The pipeline's entry point (segment, name, grade), imported late: it pulls in torch and the weights."""
+    from pipeline.spine import analyse_spine
 
-    return analyse
+    return analyse_spine
 
 
 def process(

@@ -24,7 +24,7 @@ def series_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def fake_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Stand in for pipeline.analyse (model weights are not needed to test the command)."""
+    """Stand in for pipeline.spine.analyse_spine (model weights are not needed to test the command)."""
     monkeypatch.setattr(process_module, "_default_analyse", lambda: make_analysis)
 
 
