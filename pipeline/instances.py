@@ -267,10 +267,10 @@ def _drop_misplaced_anchors(cands: list[VertebraInstance], warnings: list[str]) 
     for i, c in enumerate(cands):
         below = sum(1 for d in cands[i + 1 :] if d.kind == "vertebra")
         above = sum(1 for d in cands[:i] if d.kind == "vertebra")
-        if c.kind == "sacrum" and below > 1 and above <= 1:
+        if c.kind == "sacrum" and below >= 3 and below > above:
             warnings.append("ignored a sacrum-like component at the top of the column")
             continue
-        if c.kind == "c2" and above > 1 and below <= 1:
+        if c.kind == "c2" and above >= 3 and above > below:
             warnings.append("ignored a C2-like component at the bottom of the column")
             continue
         out.append(c)
@@ -288,17 +288,31 @@ def _mark_c2_at_spine_top(
     thoracic view the column runs out of the image instead, so the top body touches the image edge and
     this rule does not fire.
     """
+    centers = [c.center_mm for c in cands]
+    for i, c in enumerate(cands):
+        c.height_mm = _extent_along(c.points, sp, _spine_axis(centers, i))
     bodies = [c for c in cands if c.kind == "vertebra"]
     if len(bodies) < 4:
         return cands
     top = bodies[0]
+    sacrum = next((c for c in cands if c.kind == "sacrum"), None)
+    if sacrum is not None and 0.0 < sacrum.center_mm[1] - top.center_mm[1] < 400.0:
+        return cands  # a lumbar or thoracolumbar view: its top is a thoracic body cut by the view
+    # Shape rule: C2 with its dens is far taller and larger than C3-C5 below it; no thoracic or lumbar
+    # body is 1.5 times its three lower neighbours in both (merged pairs were split before this).
+    for t in range(min(6, len(bodies) - 3)):
+        cand, lower = bodies[t], bodies[t + 1 : t + 4]
+        big = cand.volume_voxels >= 1.5 * float(np.median([b.volume_voxels for b in lower]))
+        tall = cand.height_mm >= 1.5 * float(np.median([b.height_mm for b in lower]))
+        alone = all(b.volume_voxels < 0.5 * cand.volume_voxels for b in bodies[:t])
+        if big and tall and alone:
+            cand.kind = "c2"
+            warnings.append("C2 taken as the tall body (dens) at the top of the cervical column")
+            return cands
     rows = top.points[:, 1] * sp[1]
     top_mm = float(rows.min())
     if top_mm < 30.0:
         return cands  # the column may continue above the image
-    sacrum = next((c for c in cands if c.kind == "sacrum"), None)
-    if sacrum is not None and sacrum.center_mm[1] - top.center_mm[1] < 400.0:
-        return cands  # a lumbar or thoracolumbar view: its top is a thoracic body cut by the view
     # No bone-like voxel in a 30 mm band above it, within 25 mm of its centre column (the skull base
     # or the C1 ring are allowed: C1 is small, the skull is background to the network).
     r0 = int(max(0.0, top_mm - 30.0) / sp[1])
@@ -312,6 +326,9 @@ def _mark_c2_at_spine_top(
     # C2 with its dens is the largest of the top bodies; a smaller piece right above it is its dens
     # (cut off by the shape test) or C1's anterior arch: merged into C2 when it touches it.
     chosen = bodies[1] if top.volume_voxels < 0.5 * bodies[1].volume_voxels else top
+    i = bodies.index(chosen)
+    if chosen.volume_voxels < 1.2 * float(np.median([b.volume_voxels for b in bodies[i + 1 : i + 4]])):
+        return cands  # not larger than C3-C5: C2 itself may be missing from the segmentation
     chosen.kind = "c2"
     warnings.append("C2 taken as the top of the vertebral column (the column ends inside the image)")
     if chosen is not top and np.linalg.norm((top.center_mm - chosen.center_mm)[1:]) < 20.0:

@@ -183,7 +183,7 @@ def name_vertebrae(
 
     if any("missing" in w or "doubled" in w for w in warnings):
         certain = False
-    if "?" in names:
+    if "?" in names[first:]:  # pieces above C1 (skull base) are left unnamed; they change no count
         certain = False
     return Naming(names, certain, tuple(anchors), _region(names), warnings, transitional)
 
