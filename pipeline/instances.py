@@ -27,7 +27,7 @@ from pipeline.model import BODY, C2, DISC, SACRUM
 VertebraKind = Literal["vertebra", "sacrum", "c2"]
 
 
-@dataclass
+@dataclass(eq=False)  # identity semantics: instances are compared with `is` and found with `index`
 class VertebraInstance:
     """One vertebra candidate (a body, the C2 body with its dens, or the sacrum)."""
 
