@@ -31,9 +31,7 @@ def clinical_series(case: str, flip_rows: bool = False) -> tuple[Volume, np.ndar
         origin = origin + direction[:, 1] * vol.spacing[1] * (arr.shape[1] - 1)
         direction[:, 1] *= -1
     spacing = (4.0, vol.spacing[1], vol.spacing[2])
-    return Volume(np.ascontiguousarray(arr), spacing, direction, origin, contrast="T2"), np.ascontiguousarray(
-        lab
-    )
+    return Volume(np.ascontiguousarray(arr), spacing, direction, origin, contrast="T2"), np.ascontiguousarray(lab)
 
 
 @pytest.fixture(scope="module")

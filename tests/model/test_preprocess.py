@@ -45,9 +45,7 @@ def test_canonical_array_shows_each_voxel_at_its_patient_position(name: str, dir
 
 
 @pytest.mark.parametrize(("name", "direction"), DIRECTIONS, ids=[n for n, _ in DIRECTIONS])
-def test_round_trip_is_exact_at_model_spacing(
-    name: str, direction: np.ndarray, rng: np.random.Generator
-) -> None:
+def test_round_trip_is_exact_at_model_spacing(name: str, direction: np.ndarray, rng: np.random.Generator) -> None:
     labels = rng.integers(0, 30, size=(5, 40, 36)).astype(np.uint8)
     vol = make_volume(labels, direction, spacing=(3.5, 1.25, 1.25))
     grid = make_working_grid(vol, 1.25)
@@ -94,18 +92,14 @@ def test_axial_series_is_refused() -> None:
 
 
 def test_strongly_oblique_series_is_refused() -> None:
-    d = rotation_about(np.array([0.0, 0.0, 1.0]), 60.0) @ np.column_stack(
-        [[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]]
-    )
+    d = rotation_about(np.array([0.0, 0.0, 1.0]), 60.0) @ np.column_stack([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]])
     vol = Volume(np.zeros((4, 5, 6)), (3.0, 1.0, 1.0), d, np.zeros(3))
     with pytest.raises(NotSagittalError):
         Canonicaliser.for_volume(vol)
 
 
 @pytest.mark.parametrize("scale", [1.0, 37.0, 4095.0])
-def test_intensity_normalisation_ignores_scanner_scale_and_offset(
-    scale: float, rng: np.random.Generator
-) -> None:
+def test_intensity_normalisation_ignores_scanner_scale_and_offset(scale: float, rng: np.random.Generator) -> None:
     base = rng.gamma(2.0, 1.0, size=(4, 32, 32)).astype(np.float32)
     base[:, :8] = 0  # air
     ref = normalise_intensity(base)
