@@ -469,10 +469,16 @@ def _assign_discs(
         gap_of.append(np.full(len(t), s - 1))  # segment 0 lies above vertebra 0: gap -1
     tree = cKDTree(np.vstack(samples))
     gaps = np.concatenate(gap_of)
-    _, nearest = tree.query(pts)
+    dist, nearest = tree.query(pts)
     assigned = gaps[nearest]
+    # Disc-like voxels far from the centre line (beyond the first and last vertebra, or off the
+    # column) belong to no gap: without this, an unsegmented stretch of spine above the top vertebra
+    # was all given the name of the one disc above it.
+    assigned[dist > max(0.8 * float(step), 15.0)] = -99
     discs: list[DiscInstance] = []
     for g in np.unique(assigned):
+        if g == -99:
+            continue
         sel = idx[assigned == g]
         if len(sel) < min_voxels:
             continue
