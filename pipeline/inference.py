@@ -135,9 +135,7 @@ def get_model(
         return _CACHE[key]
 
 
-def predict_probabilities(
-    model: LoadedModel, image: NDArray[np.float32], batch_size: int = 4
-) -> NDArray[np.float32]:
+def predict_probabilities(model: LoadedModel, image: NDArray[np.float32], batch_size: int = 4) -> NDArray[np.float32]:
     """Run the network slice by slice (batches of ``batch_size``) under ``torch.inference_mode``."""
     net = model.network
     dtype = torch.float16 if model.half else torch.float32

@@ -76,9 +76,7 @@ class Canonicaliser:
         if worst > max_obliquity_deg:
             raise NotSagittalError(f"grid is {worst:.0f} degrees off a sagittal orientation")
         if perm[0] != 0:
-            raise NotSagittalError(
-                "the slice normal is not the patient's left-right axis: not a sagittal series"
-            )
+            raise NotSagittalError("the slice normal is not the patient's left-right axis: not a sagittal series")
         return cls(
             perm=(perm[0], perm[1], perm[2]),
             flip=(flip[0], flip[1], flip[2]),
