@@ -77,13 +77,13 @@ def load_model(
 ) -> LoadedModel:
     """Verify and load a weights file.
 
-    ``sha256`` is the expected checksum (config key ``model.weights_sha256``); when None the value in
+    ``sha256`` is the expected checksum (config key ``pipeline.model_sha256``); when None the value in
     the sidecar JSON is used, so the bundled file is always checked. ``half`` applies on GPU only:
     half precision on CPU is slower and less exact, so it is ignored there.
     """
     path = Path(weights) if weights is not None else DEFAULT_WEIGHTS
     if not path.is_file():
-        raise ModelLoadError(f"model weights not found at {path} (config key model.weights)")
+        raise ModelLoadError(f"model weights not found at {path} (config key pipeline.model)")
     meta: dict[str, Any] = {}
     side = sidecar_path(path)
     if side.is_file():
@@ -94,14 +94,14 @@ def load_model(
     expected = sha256 or meta.get("sha256")
     if not expected:
         raise ModelLoadError(
-            f"no checksum for {path}: set model.weights_sha256 in the config or ship {side.name} beside it"
+            f"no checksum for {path}: set pipeline.model_sha256 in the config or ship {side.name} beside it"
         )
     actual = sha256_of(path)
     if actual != expected.lower():
         raise ModelLoadError(
             f"checksum mismatch for model weights {path}: expected sha256 {expected}, file has {actual}. "
-            "The file is corrupt or not the one the configuration names (model.weights / "
-            "model.weights_sha256)."
+            "The file is corrupt or not the one the configuration names (pipeline.model / "
+            "pipeline.model_sha256)."
         )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)

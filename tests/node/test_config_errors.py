@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from dicomnode.config import ConfigError, Settings, load_settings
+from tests.node.conftest import free_port
 
 
 def _serve(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
@@ -84,3 +85,24 @@ def test_the_documented_config_toml_is_valid_and_equals_the_embedded_defaults() 
     assert grading_settings(settings.grading) == grading_settings(defaults.grading)
     settings.grading = defaults.grading  # the documented values, equal to the grader's defaults
     assert settings == defaults
+
+
+def test_missing_model_weights_stop_the_node_with_one_line(tmp_path: Path) -> None:
+    result = _serve(tmp_path, "[pipeline]\nmodel = \"nowhere/spine.pt\"\n[storage]\ndata_dir = \"data\"\n"
+                              f"[node]\nport = {free_port()}\n")
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "pipeline.model:" in lines[0] and "not found" in lines[0]
+
+
+def test_corrupt_model_weights_stop_the_node_with_one_line(tmp_path: Path) -> None:
+    bundled = Path(__file__).resolve().parents[2] / "pipeline" / "weights" / "spine_unet2d.pt"
+    corrupt = tmp_path / "spine.pt"
+    corrupt.write_bytes(bundled.read_bytes()[:-100] + b"x" * 100)
+    sidecar = bundled.with_suffix(".json")
+    (tmp_path / "spine.json").write_text(sidecar.read_text())
+    result = _serve(tmp_path, f"[pipeline]\nmodel = \"{corrupt}\"\n[storage]\ndata_dir = \"data\"\n"
+                              f"[node]\nport = {free_port()}\n")
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "pipeline.model:" in lines[0] and "checksum mismatch" in lines[0]
