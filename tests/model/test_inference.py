@@ -39,7 +39,7 @@ def test_corrupt_weights_fail_with_a_message_naming_file_and_key(tiny_weights: P
     data = bytearray(tiny_weights.read_bytes())
     data[len(data) // 2] ^= 0xFF
     tiny_weights.write_bytes(bytes(data))
-    with pytest.raises(ModelLoadError, match=r"checksum mismatch.*tiny\.pt.*model\.weights"):
+    with pytest.raises(ModelLoadError, match=r"checksum mismatch.*tiny\.pt.*pipeline\.model"):
         load_model(tiny_weights, device="cpu")
 
 
@@ -49,7 +49,7 @@ def test_wrong_configured_checksum_is_refused(tiny_weights: Path) -> None:
 
 
 def test_missing_weights_fail_clearly(tmp_path: Path) -> None:
-    with pytest.raises(ModelLoadError, match=r"not found.*model\.weights"):
+    with pytest.raises(ModelLoadError, match=r"not found.*pipeline\.model"):
         load_model(tmp_path / "absent.pt", device="cpu")
 
 
