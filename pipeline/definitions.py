@@ -51,23 +51,29 @@ def slip_percent(slip_mm: float, lower_endplate_length_mm: float) -> float:
     return 100.0 * slip_mm / lower_endplate_length_mm
 
 
-def listhesis_direction(slip_mm: float) -> ListhesisDirection:
+def listhesis_direction(slip_mm: float, *, min_mm: float = LISTHESIS_MIN_MM) -> ListhesisDirection:
     """Anterolisthesis for a forward slip of the upper vertebra, retrolisthesis for a backward one."""
-    if abs(slip_mm) < LISTHESIS_MIN_MM:
+    if abs(slip_mm) < min_mm:
         return "none"
     return "anterolisthesis" if slip_mm > 0 else "retrolisthesis"
 
 
-def meyerding_grade(slip_mm: float, lower_endplate_length_mm: float) -> str:
+def meyerding_grade(
+    slip_mm: float,
+    lower_endplate_length_mm: float,
+    *,
+    min_mm: float = LISTHESIS_MIN_MM,
+    bands_percent: tuple[float, ...] = tuple(upper for upper, _ in MEYERDING_BANDS),
+) -> str:
     """Meyerding grade ``"0"``, ``"I"``..``"IV"`` or ``"V"`` from the posterior-wall slip.
 
-    ``"0"`` means below :data:`LISTHESIS_MIN_MM`. Retrolisthesis is graded on its absolute value, as most
-    reports do.
+    ``"0"`` means below ``min_mm`` (:data:`LISTHESIS_MIN_MM`). Retrolisthesis is graded on its absolute
+    value, as most reports do. ``bands_percent`` are the upper bounds of I..IV (a site may configure them).
     """
-    if abs(slip_mm) < LISTHESIS_MIN_MM:
+    if abs(slip_mm) < min_mm:
         return "0"
     percent = abs(slip_percent(slip_mm, lower_endplate_length_mm))
-    for upper, grade in MEYERDING_BANDS:
+    for upper, grade in zip(bands_percent, ("I", "II", "III", "IV"), strict=True):
         if percent < upper:
             return grade
     return "V"
@@ -129,10 +135,13 @@ def height_loss_percent(index: float, level: str) -> float:
     return 100.0 * (1.0 - index / normal_disc_height_index(level))
 
 
-def narrowing_grade(index: float, level: str) -> Narrowing:
+def narrowing_grade(
+    index: float, level: str, *, bands_percent: tuple[float, ...] = tuple(upper for upper, _ in NARROWING_BANDS)
+) -> Narrowing:
     """Disc narrowing grade from the disc height index (see :data:`NARROWING_BANDS`)."""
     loss = height_loss_percent(index, level)
-    for upper, grade in NARROWING_BANDS:
+    grades: tuple[Narrowing, ...] = ("none", "mild", "moderate")
+    for upper, grade in zip(bands_percent, grades, strict=True):
         if loss < upper:
             return grade
     return "severe"
@@ -158,7 +167,9 @@ def canal_region(level: str) -> str:
     return {"C": "cervical", "T": "thoracic"}.get(upper[:1], "lumbar")
 
 
-def stenosis_grade(ap_diameter_mm: float, level: str) -> Stenosis:
+def stenosis_grade(
+    ap_diameter_mm: float, level: str, *, bands_mm: tuple[float, float, float] | None = None
+) -> Stenosis:
     """Central canal stenosis grade from the dural-sac AP diameter at a disc level.
 
     Measurement: on the disc's mid-sagittal plane, along the line from the disc centre backwards parallel
@@ -167,7 +178,7 @@ def stenosis_grade(ap_diameter_mm: float, level: str) -> Stenosis:
     "Longest" rather than "first" keeps a sliver of CSF beside a herniation from counting; the mean of
     five lines keeps one pixel step at a grazing posterior corner (L5/S1) from deciding the number.
     """
-    none_min, mild_min, moderate_min = STENOSIS_BANDS_MM[canal_region(level)]
+    none_min, mild_min, moderate_min = bands_mm or STENOSIS_BANDS_MM[canal_region(level)]
     if ap_diameter_mm >= none_min:
         return "none"
     if ap_diameter_mm >= mild_min:
@@ -187,7 +198,14 @@ MIGRATION_MIN_MM = 2.0
 """Disc material more than this far beyond the cranial or caudal endplate line makes an extrusion."""
 
 
-def herniation_class(posterior_extent_mm: float, migration_mm: float = 0.0) -> Herniation:
+def herniation_class(
+    posterior_extent_mm: float,
+    migration_mm: float = 0.0,
+    *,
+    bulge_min_mm: float = BULGE_MIN_MM,
+    protrusion_min_mm: float = PROTRUSION_MIN_MM,
+    migration_min_mm: float = MIGRATION_MIN_MM,
+) -> Herniation:
     """Herniation class from the disc's posterior extent and its cranio-caudal migration.
 
     ``posterior_extent_mm``: on the disc's mid-sagittal plane, the largest distance of disc tissue
@@ -203,11 +221,11 @@ def herniation_class(posterior_extent_mm: float, migration_mm: float = 0.0) -> H
     that, so the depth thresholds :data:`BULGE_MIN_MM` and :data:`PROTRUSION_MIN_MM` stand in for it
     (project convention).
     """
-    if migration_mm > MIGRATION_MIN_MM and posterior_extent_mm >= BULGE_MIN_MM:
+    if migration_mm > migration_min_mm and posterior_extent_mm >= bulge_min_mm:
         return "extrusion"
-    if posterior_extent_mm >= PROTRUSION_MIN_MM:
+    if posterior_extent_mm >= protrusion_min_mm:
         return "protrusion"
-    if posterior_extent_mm >= BULGE_MIN_MM:
+    if posterior_extent_mm >= bulge_min_mm:
         return "bulge"
     return "none"
 

@@ -83,28 +83,17 @@ class GradingSettings:
         """Plain dict of the settings (for logs and findings provenance)."""
         return asdict(self)
 
-    # --- grade functions with these thresholds (same logic as pipeline.definitions) --------------------
+    # --- grade functions with these thresholds: pipeline.definitions' own logic, our bands -------------
 
     def meyerding(self, slip_mm: float, lower_endplate_length_mm: float) -> str:
-        if abs(slip_mm) < self.listhesis_min_mm:
-            return "0"
-        percent = abs(definitions.slip_percent(slip_mm, lower_endplate_length_mm))
-        for upper, grade in zip(self.meyerding_bands_percent, ("I", "II", "III", "IV"), strict=True):
-            if percent < upper:
-                return grade
-        return "V"
+        return definitions.meyerding_grade(slip_mm, lower_endplate_length_mm, min_mm=self.listhesis_min_mm,
+                                           bands_percent=self.meyerding_bands_percent)
 
     def listhesis_direction(self, slip_mm: float) -> str:
-        if abs(slip_mm) < self.listhesis_min_mm:
-            return "none"
-        return "anterolisthesis" if slip_mm > 0 else "retrolisthesis"
+        return definitions.listhesis_direction(slip_mm, min_mm=self.listhesis_min_mm)
 
     def narrowing(self, index: float, level: str) -> str:
-        loss = definitions.height_loss_percent(index, level)
-        for upper, grade in zip(self.narrowing_bands_percent, ("none", "mild", "moderate"), strict=True):
-            if loss < upper:
-                return grade
-        return "severe"
+        return definitions.narrowing_grade(index, level, bands_percent=self.narrowing_bands_percent)
 
     def stenosis_bands(self, level: str) -> tuple[float, float, float]:
         region = definitions.canal_region(level)
@@ -115,20 +104,9 @@ class GradingSettings:
         }[region]
 
     def stenosis(self, ap_diameter_mm: float, level: str) -> str:
-        none_min, mild_min, moderate_min = self.stenosis_bands(level)
-        if ap_diameter_mm >= none_min:
-            return "none"
-        if ap_diameter_mm >= mild_min:
-            return "mild"
-        if ap_diameter_mm >= moderate_min:
-            return "moderate"
-        return "severe"
+        return definitions.stenosis_grade(ap_diameter_mm, level, bands_mm=self.stenosis_bands(level))
 
     def herniation(self, posterior_extent_mm: float, migration_mm: float) -> str:
-        if migration_mm > self.migration_min_mm and posterior_extent_mm >= self.bulge_min_mm:
-            return "extrusion"
-        if posterior_extent_mm >= self.protrusion_min_mm:
-            return "protrusion"
-        if posterior_extent_mm >= self.bulge_min_mm:
-            return "bulge"
-        return "none"
+        return definitions.herniation_class(posterior_extent_mm, migration_mm, bulge_min_mm=self.bulge_min_mm,
+                                            protrusion_min_mm=self.protrusion_min_mm,
+                                            migration_min_mm=self.migration_min_mm)
