@@ -72,7 +72,9 @@ class JobRunner:
         return f"{len(datasets)} objects, {deliveries} deliveries, {len(analysis.structures)} structures"
 
     def _write_dataset(self, folder: Path, dataset: Any) -> OutputFile:
-        kind = _kind_of(dataset)
+        from dicomnode.results.build import output_kind
+
+        kind = output_kind(dataset)
         path = folder / f"{kind}-{dataset.SOPInstanceUID}.dcm"
         temporary = path.with_suffix(".part")
         dataset.save_as(temporary, enforce_file_format=True)
@@ -81,16 +83,6 @@ class JobRunner:
         os.replace(temporary, path)
         return OutputFile(kind, self.store.relative(path), str(dataset.SOPInstanceUID),
                           str(dataset.SOPClassUID), str(dataset.file_meta.TransferSyntaxUID))
-
-
-def _kind_of(dataset: Any) -> str:
-    sop_class = str(dataset.SOPClassUID)
-    return {
-        "1.2.840.10008.5.1.4.1.1.66.4": "seg",
-        "1.2.840.10008.5.1.4.1.1.88.33": "sr",
-        "1.2.840.10008.5.1.4.1.1.88.34": "sr",
-        "1.2.840.10008.5.1.4.1.1.11.1": "gsps",
-    }.get(sop_class, "picture")
 
 
 class Worker:

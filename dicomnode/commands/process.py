@@ -19,17 +19,10 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from dicomnode.commands.common import console, fail
-from dicomnode.results.build import build_outputs
+from dicomnode.results.build import build_outputs, output_kind
 from dicomnode.results.settings import ResultSettings
 from dicomnode.series_loader import LoadedSeries, SeriesLoadError, load_series
 from pipeline.result import SpineAnalysis
-
-_KIND_BY_SOP_CLASS = {
-    "1.2.840.10008.5.1.4.1.1.66.4": "seg",
-    "1.2.840.10008.5.1.4.1.1.88.34": "sr",
-    "1.2.840.10008.5.1.4.1.1.88.33": "sr",
-    "1.2.840.10008.5.1.4.1.1.11.1": "gsps",
-}
 
 
 def offline_job_key(loaded: LoadedSeries, analysis: SpineAnalysis) -> str:
@@ -90,7 +83,7 @@ def write_outputs(outputs: list, analysis: SpineAnalysis, out: Path) -> list[Pat
     counts: dict[str, int] = {}
     paths = []
     for ds in outputs:
-        kind = _KIND_BY_SOP_CLASS.get(str(ds.SOPClassUID), "picture")
+        kind = output_kind(ds)
         counts[kind] = counts.get(kind, 0) + 1
         path = out / f"{kind}-{counts[kind]}.dcm"
         ds.save_as(path, enforce_file_format=True)

@@ -22,6 +22,18 @@ from pipeline.result import SpineAnalysis
 
 log = logging.getLogger(__name__)
 
+_KIND_BY_SOP_CLASS = {
+    "1.2.840.10008.5.1.4.1.1.66.4": "seg",  # Segmentation
+    "1.2.840.10008.5.1.4.1.1.88.33": "sr",  # Comprehensive SR
+    "1.2.840.10008.5.1.4.1.1.88.34": "sr",  # Comprehensive 3D SR
+    "1.2.840.10008.5.1.4.1.1.11.1": "gsps",  # Grayscale Softcopy Presentation State
+}
+
+
+def output_kind(dataset: Dataset) -> str:
+    """``"seg"``, ``"sr"``, ``"gsps"`` or ``"picture"``: the name destinations choose outputs by."""
+    return _KIND_BY_SOP_CLASS.get(str(dataset.SOPClassUID), "picture")
+
 
 def build_outputs(
     loaded: LoadedSeries,

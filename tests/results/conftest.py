@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydicom.dataset import Dataset
 
-from dicomnode.results.build import ResultSettings, build_outputs
+from dicomnode.results.build import ResultSettings, build_outputs, output_kind
 from dicomnode.series_loader import LoadedSeries, load_series
 from pipeline.result import SpineAnalysis
 from tests.results.factory import CONVENTIONS, Convention, make_analysis, write_series
@@ -16,11 +16,20 @@ from tests.results.factory import CONVENTIONS, Convention, make_analysis, write_
 TEST_UID_ROOT = "1.2.826.0.1.3680043.10.999"
 JOB_KEY = "1.2.3.4-series|digest-abc|pipeline-0.1"
 CREATED = datetime(2026, 1, 2, 3, 4, 5)
-KIND_BY_SOP_CLASS = {
-    "1.2.840.10008.5.1.4.1.1.66.4": "seg",
-    "1.2.840.10008.5.1.4.1.1.88.34": "sr",
-    "1.2.840.10008.5.1.4.1.1.11.1": "gsps",
-}
+
+
+def save_by_kind(outputs: list[Dataset], folder: Path) -> dict:
+    """Save outputs as ``<kind>-<InstanceNumber>.dcm``: {"seg": path, "sr": path, "picture": [paths], "gsps": path}."""
+    files: dict = {"picture": []}
+    for ds in outputs:
+        kind = output_kind(ds)
+        path = folder / f"{kind}-{ds.InstanceNumber}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        if kind == "picture":
+            files["picture"].append(path)
+        else:
+            files[kind] = path
+    return files
 
 
 @pytest.fixture(scope="session", params=CONVENTIONS, ids=[c.name for c in CONVENTIONS])
@@ -58,14 +67,4 @@ def outputs(loaded: LoadedSeries, analysis: SpineAnalysis, settings: ResultSetti
 @pytest.fixture(scope="session")
 def written(outputs: list[Dataset], convention: Convention, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The outputs saved as files, by kind: {"seg": path, "sr": path, "picture": [paths], "gsps": path}."""
-    folder = tmp_path_factory.mktemp(f"out-{convention.name}")
-    files: dict = {"picture": []}
-    for ds in outputs:
-        kind = KIND_BY_SOP_CLASS.get(str(ds.SOPClassUID), "picture")
-        path = folder / f"{kind}-{ds.InstanceNumber}.dcm"
-        ds.save_as(path, enforce_file_format=True)
-        if kind == "picture":
-            files["picture"].append(path)
-        else:
-            files[kind] = path
-    return files
+    return save_by_kind(outputs, tmp_path_factory.mktemp(f"out-{convention.name}"))

@@ -17,7 +17,7 @@ import pytest
 from dicomnode.results.build import ResultSettings, build_outputs
 from dicomnode.series_loader import LoadedSeries, load_series
 from pipeline.result import SpineAnalysis
-from tests.results.conftest import CREATED, JOB_KEY, KIND_BY_SOP_CLASS, TEST_UID_ROOT
+from tests.results.conftest import CREATED, JOB_KEY, TEST_UID_ROOT, save_by_kind
 from tests.results.factory import CONVENTIONS, make_analysis, write_series
 
 pytestmark = pytest.mark.external
@@ -49,16 +49,7 @@ def enhanced_written(tmp_path_factory: pytest.TempPathFactory) -> dict:
         ResultSettings(uid_root=TEST_UID_ROOT, gsps=True),
         created=CREATED,
     )
-    files: dict = {"picture": []}
-    for ds in outputs:
-        kind = KIND_BY_SOP_CLASS.get(str(ds.SOPClassUID), "picture")
-        path = folder / f"{kind}-{ds.InstanceNumber}.dcm"
-        ds.save_as(path, enforce_file_format=True)
-        if kind == "picture":
-            files["picture"].append(path)
-        else:
-            files[kind] = path
-    return files
+    return save_by_kind(outputs, folder)
 
 
 def _all_files(files: dict) -> list[Path]:
