@@ -192,7 +192,7 @@ class Receiver:
             if existing is not None:
                 return self._duplicate(event, session, existing, path, digest)
         destination = self.store.instance_path(header.study_uid, header.series_uid, header.sop_instance_uid)
-        stored = self.store.commit(path, destination)
+        stored = self.store.commit(path, destination, sha256=digest)
         try:
             with self.db.session() as session:
                 late = record_instance(session, header, stored, calling, self.settings.series.late_arrivals)
@@ -210,7 +210,7 @@ class Receiver:
             self._count(event, "duplicates")
             return STATUS_SUCCESS
         if self.settings.storage.duplicates == "replace":
-            stored = self.store.commit(path, self.store.absolute(existing.path))
+            stored = self.store.commit(path, self.store.absolute(existing.path), sha256=digest)
             existing.sha256, existing.size = stored.sha256, stored.size
             record_event(session, "instance_replaced", "same SOP Instance UID, new content",
                          series_id=existing.series_id)

@@ -116,11 +116,12 @@ class FileStore:
             raise ValueError("stored path escapes the data directory")
         return path
 
-    def commit(self, source: Path, destination: Path) -> StoredFile:
+    def commit(self, source: Path, destination: Path, sha256: str | None = None) -> StoredFile:
         """Durably move ``source`` (a finished temporary file) to ``destination``.
 
         The source is fsynced before the rename and both folders after it. If ``source`` is on another
         filesystem, it is first copied into ``incoming/`` so the final step is still an atomic rename.
+        ``sha256`` is the content digest when the caller already computed it (the file is then read once).
         """
         destination.parent.mkdir(parents=True, exist_ok=True)
         if source.parent.resolve() != self.incoming:
@@ -129,7 +130,7 @@ class FileStore:
             source = staged
         with source.open("rb+") as handle:
             os.fsync(handle.fileno())
-        digest = sha256_of(source)
+        digest = sha256 or sha256_of(source)
         size = source.stat().st_size
         os.replace(source, destination)
         fsync_directory(destination.parent)
