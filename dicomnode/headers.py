@@ -27,6 +27,11 @@ OWN_MANUFACTURER = "dicomnode"
 """Outputs carry this Manufacturer, so a node never analyses results (its own or a peer's)."""
 
 
+def is_own_output(dataset: pydicom.Dataset) -> bool:
+    """True for an object made by a dicomnode (ours or a peer's), which routing never analyses."""
+    return (_text(dataset.get("Manufacturer")) or "").lower().startswith(OWN_MANUFACTURER)
+
+
 class RefusedInstance(Exception):
     """An instance we will not store; ``status`` is the C-STORE status, ``reason`` the ErrorComment."""
 
@@ -78,7 +83,6 @@ def read_header(path: Path, sop_class_uid: str, sop_instance_uid: str) -> Instan
     frames = _int_or_none(dataset.get("NumberOfFrames")) or 1
     if orientation is None and "SharedFunctionalGroupsSequence" in dataset:
         orientation = enhanced_orientation(dataset)
-    manufacturer = (_text(dataset.get("Manufacturer")) or "").lower()
     return InstanceHeader(
         study_uid=study_uid,
         series_uid=series_uid,
@@ -93,7 +97,7 @@ def read_header(path: Path, sop_class_uid: str, sop_instance_uid: str) -> Instan
         orientation="\\".join(f"{float(v):.6f}" for v in orientation) if orientation else None,
         instance_number=_int_or_none(dataset.get("InstanceNumber")),
         frames=frames,
-        own_output=manufacturer.startswith(OWN_MANUFACTURER),
+        own_output=is_own_output(dataset),
     )
 
 

@@ -97,6 +97,7 @@ class Node:
         self.scheduler: BackgroundScheduler | None = None
         self.sender: Any = None
         self._stopped = threading.Event()
+        self._stop_requested = threading.Event()
 
     def start(self) -> None:
         settings = self.settings
@@ -168,11 +169,10 @@ class Node:
     def serve_forever(self) -> None:
         """Run until SIGINT/SIGTERM."""
         for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: self._stopped.set())
+            signal.signal(signum, lambda *_: self._stop_requested.set())
         self.start()
         try:
-            while not self._stopped.wait(1.0):
+            while not self._stop_requested.wait(1.0):  # a timeout keeps the main thread responsive to signals
                 pass
         finally:
-            self._stopped.clear()
             self.stop()

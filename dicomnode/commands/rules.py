@@ -12,7 +12,7 @@ from pydicom.errors import InvalidDicomError
 from rich.table import Table
 
 from dicomnode.commands.common import ConfigOption, console, fail, settings_or_exit
-from dicomnode.headers import OWN_MANUFACTURER, enhanced_orientation
+from dicomnode.headers import enhanced_orientation, is_own_output
 from dicomnode.routing import SeriesFacts, decide, plane_of
 
 
@@ -31,7 +31,7 @@ def _facts(datasets: list[pydicom.Dataset]) -> SeriesFacts:
         body_part=first.get("BodyPartExamined"),
         calling_ae_title=None,
         slices=frames,
-        own_output=str(first.get("Manufacturer", "")).lower().startswith(OWN_MANUFACTURER),
+        own_output=is_own_output(first),
     )
 
 
