@@ -14,6 +14,8 @@ from tests.node.conftest import free_port
 
 
 def _serve(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
+    if "[node" not in text:  # a free port, so a check that comes after the port check is really reached
+        text += f"\n[node]\nport = {free_port()}\nbind_address = \"127.0.0.1\"\n"
     config = tmp_path / "config.toml"
     config.write_text(text)
     return subprocess.run([sys.executable, "-m", "dicomnode", "serve", "--config", str(config)],
