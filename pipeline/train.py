@@ -105,6 +105,23 @@ class Case:
     partial: bool
     """True for real cases: only body / not-body is known."""
     spine_slices: NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, np.intp))
+    focus_slices: dict[int, NDArray[np.intp]] = field(default_factory=dict)
+    """Slices holding each rare class (C2, sacrum, cord), for focused sampling."""
+
+
+#: Classes that are small or rare on a slice, and whose mistakes cost most in naming: a crop is centred
+#: on one of them in a share of the phantom samples (``--focus``), as nnU-Net oversamples foreground.
+FOCUS_CLASSES = (C2, SACRUM, CORD)
+
+
+def focus_index(target: NDArray[np.uint8]) -> dict[int, NDArray[np.intp]]:
+    """Slices (axis 0) on which each :data:`FOCUS_CLASSES` member appears."""
+    index = {}
+    for cls in FOCUS_CLASSES:
+        slices = np.nonzero((target == cls).any(axis=(1, 2)))[0]
+        if len(slices):
+            index[cls] = slices
+    return index
 
 
 def load_real_volume(case: str, root: Path = REAL_DATA) -> tuple[Volume, NDArray[np.uint8]]:
@@ -162,7 +179,7 @@ def prepare_phantom(seed: int, spacing_mm: float, rng: np.random.Generator) -> C
     target = label_to_class(grid.to_working(pc.labels, order=0))
     spine = np.nonzero(np.isin(target, (BODY, DISC, C2, SACRUM)).any(axis=(1, 2)))[0]
     name = f"phantom-{seed}-{region}-{contrast}{'-free' if free else ''}"
-    return Case(name, image.astype(np.float16), target, False, spine)
+    return Case(name, image.astype(np.float16), target, False, spine, focus_index(target))
 
 
 # ------------------------------------------------------------------------------------- augmentation
@@ -196,27 +213,39 @@ def random_intensity(x: NDArray[np.float32], rng: np.random.Generator, strength:
 
 
 def sample_batch(
-    cases: list[Case], n: int, crop: int, rng: np.random.Generator, strength: float = 1.0
+    cases: list[Case], n: int, crop: int, rng: np.random.Generator, strength: float = 1.0, focus: float = 0.0
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Random crops of random slices with geometric and intensity augmentation.
 
+    With probability ``focus`` a sample is centred on a rare class (:data:`FOCUS_CLASSES`) of a case that
+    has one: C2 is one small structure in a quarter of the phantoms and is otherwise hardly ever seen.
     Returns images ``(n,1,crop,crop)``, targets ``(n,crop,crop)`` and a partial-label flag per sample.
     """
+    focusable = [c for c in cases if c.focus_slices]
     imgs = np.zeros((n, crop, crop), np.float32)
     tgts = np.full((n, crop, crop), IGNORE, np.uint8)
     partial = np.zeros(n, bool)
     for b in range(n):
-        case = cases[int(rng.integers(len(cases)))]
-        if len(case.spine_slices) and rng.random() < 0.85:
-            k = int(rng.choice(case.spine_slices))
+        focus_class = None
+        if focusable and rng.random() < focus:
+            case = focusable[int(rng.integers(len(focusable)))]
+            focus_class = int(rng.choice(sorted(case.focus_slices)))
+            k = int(rng.choice(case.focus_slices[focus_class]))
         else:
-            k = int(rng.integers(case.image.shape[0]))
+            case = cases[int(rng.integers(len(cases)))]
+            if len(case.spine_slices) and rng.random() < 0.85:
+                k = int(rng.choice(case.spine_slices))
+            else:
+                k = int(rng.integers(case.image.shape[0]))
         img = case.image[k].astype(np.float32)
         tgt = case.target[k]
         # Crop centred near the spine when there is one on this slice (most of a real FOV is not spine).
-        spine = np.argwhere((tgt != BACKGROUND) & (tgt != IGNORE))
+        if focus_class is not None:
+            spine = np.argwhere(tgt == focus_class)
+        else:
+            spine = np.argwhere((tgt != BACKGROUND) & (tgt != IGNORE))
         h, w = img.shape
-        if len(spine) and rng.random() < 0.8:
+        if len(spine) and (focus_class is not None or rng.random() < 0.8):
             cy, cx = spine[int(rng.integers(len(spine)))]
         else:
             cy, cx = rng.integers(h), rng.integers(w)
@@ -341,7 +370,7 @@ def train(args: argparse.Namespace) -> dict:
         if n_real:
             parts.append(sample_batch(reals, n_real, args.crop, rng))
         if n_phantom and phantoms:
-            parts.append(sample_batch(phantoms, n_phantom, args.crop, rng, strength=0.6))
+            parts.append(sample_batch(phantoms, n_phantom, args.crop, rng, strength=0.6, focus=args.focus))
         x = torch.cat([p[0] for p in parts])
         y = torch.cat([p[1] for p in parts])
         partial = torch.cat([p[2] for p in parts])
@@ -403,6 +432,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-every", type=int, default=0, help="also save OUT.ckpt.pt every N steps")
     p.add_argument("--class-weights", type=float, nargs=len(CLASSES), default=None, help=f"CE weights for {CLASSES}")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--focus", type=float, default=0.0, help="share of phantom crops centred on C2/sacrum/cord")
     p.add_argument("--version", default="dev")
     return p
 
