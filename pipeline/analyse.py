@@ -154,6 +154,7 @@ def assemble(
         anchors=naming.anchors,
         region=naming.region,
         warnings=warnings,
+        naming_basis=naming.basis if inst.vertebrae else "none",
     )
     return SpineAnalysis(label_map, structures, levels, vertebrae, qc, ALGORITHM_NAME, version)
 

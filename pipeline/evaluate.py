@@ -12,8 +12,9 @@ Two evaluations, printed as one table:
 
 How a structure counts as *named correctly*: among the predicted labels inside its true voxels, the
 most frequent non-background one equals the true label. A structure the pipeline missed counts as
-wrong. Structures with less than :data:`MIN_TRUE_MM3` in the field of view (cut by its edge) are not
-scored, because neither a reader nor a model can name a sliver.
+not named correctly; it does not count as *named wrong* (the certainty rule speaks of the names given,
+and a miss is reported as its own line). Structures with less than :data:`MIN_TRUE_MM3` in the field of
+view (cut by its edge) are not scored, because neither a reader nor a model can name a sliver.
 """
 
 from __future__ import annotations
@@ -191,6 +192,11 @@ def score_real(name: str, result: SpineAnalysis, truth: NDArray[np.integer]) -> 
     return s
 
 
+def misnamed(s: SeriesScore) -> list[str]:
+    """The wrong names a series gave (``"L4->L5"``), leaving out structures it missed (``"L4->missed"``)."""
+    return [w for w in s.wrong_names if not w.endswith("->missed")]
+
+
 def _median(values: list[float]) -> float:
     return float(np.median(values)) if values else float("nan")
 
@@ -210,10 +216,14 @@ def table(phantom: list[SeriesScore], real: list[SeriesScore]) -> str:
                      f"{100 * named / max(scored, 1):.1f} %", ">= 98 %"))  # fmt: skip
         errs = [e for s in phantom for e in s.disc_errors_mm]
         rows.append((f"phantom disc centre error median (n={len(errs)})", f"{_median(errs):.2f} mm", "<= 2 mm"))
-        wrong_certain = sum(1 for s in phantom if s.certain and s.wrong_names)
+        wrong_certain = sum(1 for s in phantom if s.certain and misnamed(s))
+        missed_certain = sum(1 for s in phantom if s.certain and len(misnamed(s)) < len(s.wrong_names))
         certain = sum(1 for s in phantom if s.certain)
         rows.append((f"phantom series named wrong while certain ({certain} certain of {n})",
                      str(wrong_certain), "0"))  # fmt: skip
+        rows.append(("phantom series certain but with a structure missed", str(missed_certain), ""))
+        wrong_any = sum(1 for s in phantom if misnamed(s))
+        rows.append(("phantom series with any wrong name (certain or not)", str(wrong_any), ""))
         by_region: dict[str, list[SeriesScore]] = defaultdict(list)
         for s in phantom:
             by_region[s.name.split("-")[1]].append(s)
@@ -232,6 +242,8 @@ def table(phantom: list[SeriesScore], real: list[SeriesScore]) -> str:
         rows.append((f"real 5-fold CV bodies T11..L5 named correctly ({named}/{scored})",
                      f"{100 * named / max(scored, 1):.1f} %", ">= 95 %"))  # fmt: skip
         rows.append(("real cases named certain", f"{sum(s.certain for s in real)}/{len(real)}", ""))
+        rows.append(("real cases named wrong while certain", str(sum(1 for s in real if s.certain and misnamed(s))),
+                     "0"))  # fmt: skip
     width = max(len(r[0]) for r in rows) if rows else 10
     lines = [
         f"| {'figure':<{width}} | {'measured':>22} | {'target':>8} |",
@@ -278,7 +290,7 @@ def main(argv: list[str] | None = None) -> None:
     print(table(phantom_scores, real_scores))
     print(f"evaluated in {time.time() - t0:.0f} s")
     if phantom_scores:
-        wrong_certain = [s for s in phantom_scores if s.certain and s.wrong_names]
+        wrong_certain = [s for s in phantom_scores if s.certain and misnamed(s)]
         for s in wrong_certain:
             print(f"wrong while certain: {s.name}: {', '.join(s.wrong_names[:8])}")
     _dump(phantom_scores + real_scores, args.json)

@@ -10,12 +10,21 @@ told apart. So the rules are:
 * both in view: the count between them must match 22 vertebrae (C3..L5); 23 means a transitional
   vertebra, named L6 but flagged uncertain (a T13 looks the same without ribs), 21 a sacralised L5
   fused into the sacrum; any other count means a vertebra was missed or doubled (uncertain);
-* sacrum only: counted upwards assuming five lumbar vertebrae, the clinical convention; an L6 or T13
-  cannot be seen from a lumbar view, so the QC carries that caveat as a warning;
+* sacrum only: counted upwards assuming five lumbar vertebrae, the clinical convention; an L6, a T13 or
+  a sacralised L5 cannot be seen from a lumbar view (about one spine in ten has one), so these names
+  are *conventional*, never *certain*;
+* C2 only: counted downwards from C2, also conventional: nothing in view confirms that the body taken
+  for C2 is C2, or that no body was missed at the edge of the image;
 * neither in view (a mid-thoracic field of view): names are a best guess from the one thing left,
   the position of the lowest vertebra in the image, and always flagged uncertain;
 * a gap between two neighbours much larger (a missed vertebra) or smaller (a doubled one) than the
   typical spacing makes the naming uncertain too, because every name past that gap could be off by one.
+
+So "certain" means one thing only: two independent anchors agree on the count (C2 and the sacrum with
+exactly 22 mobile vertebrae between them, evenly spaced). The issue's rule is that the naming is never
+wrong when it says it is certain; a single anchor cannot promise that, because transitional anatomy is
+common. :attr:`Naming.basis` says what the names rest on, so a reader sees "counted from the sacrum"
+rather than a bare "uncertain".
 
 The input is plain data (kinds, centres, heights) so the rules are tested on hand-made lists.
 """
@@ -47,6 +56,8 @@ class Naming:
     warnings: list[str] = field(default_factory=list)
     transitional: str | None = None
     """``"L6"`` or ``"sacralised L5"`` when the count found one."""
+    basis: str = "none"
+    """What the names rest on: ``"C2 and sacrum"``, ``"sacrum"``, ``"C2"`` or ``"none"`` (a guess)."""
 
     def disc_between(self, upper: int, lower: int) -> tuple[str, str]:
         """Names of the vertebrae around the disc below candidate ``upper`` (``-1`` = above the first)."""
@@ -173,11 +184,17 @@ def name_vertebrae(
     elif sacrum is not None:
         names[sacrum] = "S1"
         _count_up_from_sacrum(names, sacrum, stop=-1)
-        warnings.append("numbered from the sacrum assuming 5 lumbar vertebrae (no C2 in view to count from)")
+        certain = False
+        warnings.append(
+            "numbered from the sacrum assuming 5 lumbar vertebrae (no C2 in view to confirm the count): "
+            "an L6, T13 or sacralised L5 would shift every name"
+        )
     elif c2 is not None:
         names[c2] = "C2"
         _name_above_c2(names, c2, warnings)
         _count_down_from_c2(names, c2, n)
+        certain = False
+        warnings.append("numbered down from C2 (no sacrum in view to confirm the count)")
     else:
         return _unanchored(kinds, centers, warnings)
 
@@ -185,7 +202,8 @@ def name_vertebrae(
         certain = False
     if "?" in names[first:]:  # pieces above C1 (skull base) are left unnamed; they change no count
         certain = False
-    return Naming(names, certain, tuple(anchors), _region(names), warnings, transitional)
+    basis = " and ".join(anchors[::-1]) if len(anchors) == 2 else anchors[0]
+    return Naming(names, certain, tuple(anchors), _region(names), warnings, transitional, basis)
 
 
 def _count_up_from_sacrum(names: list[str], sacrum: int, stop: int) -> None:

@@ -101,12 +101,28 @@ class QualityControl:
     """What the pipeline knows about the trustworthiness of this result."""
 
     naming_certain: bool
-    """False when no anchor (sacrum, C2) was in view or the count/spacing check failed."""
+    """True only when C2 and the sacrum are both in view and the count between them checks out."""
     anchors: tuple[str, ...] = ()
     """Anchors the naming rests on: ``"sacrum"``, ``"C2"``."""
     region: str = "unknown"
     """``"lumbar"``, ``"thoracolumbar"``, ``"thoracic"``, ``"cervical"``, ``"whole"`` or ``"unknown"``."""
     warnings: list[str] = field(default_factory=list)
+    naming_basis: str = "none"
+    """What the level names rest on: ``"C2 and sacrum"`` (a checked count), ``"sacrum"`` or ``"C2"`` (counted
+    from one anchor by the usual convention), ``"none"`` (a guess)."""
+
+    @property
+    def naming_statement(self) -> str:
+        """One sentence for a reader on what the level names rest on (picture, CLI, findings.json)."""
+        if self.naming_certain:
+            return "levels counted from C2 to the sacrum, count checked"
+        if self.naming_basis == "sacrum":
+            return "levels counted up from the sacrum assuming 5 lumbar vertebrae: not confirmed, check"
+        if self.naming_basis == "C2":
+            return "levels counted down from C2: not confirmed, check"
+        if self.naming_basis == "C2 and sacrum":
+            return "levels counted from C2 and the sacrum, but the count did not check out: check"
+        return "level names are a guess (no C2 or sacrum in view): check"
 
 
 @dataclass
@@ -130,7 +146,7 @@ class SpineAnalysis:
         return {
             "disclaimer": "Research / decision support output. Not for primary diagnosis.",
             "algorithm": {"name": self.algorithm_name, "version": self.algorithm_version},
-            "qc": asdict(self.qc),
+            "qc": {**asdict(self.qc), "naming": self.qc.naming_statement},
             "structures": [asdict(s) for s in self.structures],
             "levels": [_level_dict(level) for level in self.levels],
             "vertebrae": [asdict(v) for v in self.vertebrae],

@@ -48,7 +48,7 @@ def demo(
         table.add_row(level["level"], *cells, f"{canal['value']:.1f}" if canal else "")
     console.print(table)
     qc = result.findings.get("qc", {})
-    console.print(f"naming {'certain' if qc.get('naming_certain') else 'UNCERTAIN'}; "
+    console.print(f"naming: {qc.get('naming', 'not reported')}; "
                   f"warnings: {'; '.join(qc.get('warnings', [])) or 'none'}")
     console.print(f"received by the demo PACS in {result.seconds:.0f} s:")
     for path in sorted(result.received):

@@ -395,9 +395,21 @@ def _draw_table(draw: ImageDraw.ImageDraw, analysis: SpineAnalysis, x0: int, y0:
         y += row_h
     y += row_h // 2
     draw.text((x0, y), "n/a = not assessed   - = not reported", font=small, fill=(170, 170, 170))
-    if not analysis.qc.naming_certain:
+    naming_colour = (170, 170, 170) if analysis.qc.naming_certain else (255, 80, 80)
+    for line in _wrap(analysis.qc.naming_statement, small, _table_width(big, small, analysis)):
         y += row_h
-        draw.text((x0, y), "CAUTION: level naming uncertain", font=small, fill=(255, 80, 80))
+        draw.text((x0, y), line, font=small, fill=naming_colour)
+
+
+def _wrap(text: str, font, width: float) -> list[str]:
+    """Greedy word wrap to a pixel width, so a long QC sentence stays inside the picture."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and font.getlength(f"{lines[-1]} {word}") <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines
 
 
 def build_pictures(

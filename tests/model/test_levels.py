@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.levels import name_vertebrae
+from pipeline.levels import Naming, name_vertebrae
 
 
 def chain(kinds: list[str], step: float = 30.0) -> tuple[list[str], np.ndarray]:
@@ -13,22 +13,30 @@ def chain(kinds: list[str], step: float = 30.0) -> tuple[list[str], np.ndarray]:
     return kinds, centres
 
 
+def _spacing_warnings(naming: Naming) -> list[str]:
+    return [w for w in naming.warnings if "missing" in w or "doubled" in w]
+
+
 def test_sacrum_anchor_names_the_vertebra_above_it_l5() -> None:
     naming = name_vertebrae(*chain(["vertebra"] * 7 + ["sacrum"]))
     assert naming.names == ["T11", "T12", "L1", "L2", "L3", "L4", "L5", "S1"]
-    assert naming.certain
     assert naming.anchors == ("sacrum",)
     assert naming.region == "lumbar" or naming.region == "thoracolumbar"
     assert naming.disc_between(6, 7) == ("L5", "S1")
     assert naming.disc_between(-1, 0) == ("T10", "T11")
+    # One anchor gives conventional names, never certain ones: an L6 or T13 would shift them all.
+    assert not naming.certain
+    assert naming.basis == "sacrum"
+    assert any("assuming 5 lumbar" in w for w in naming.warnings)
 
 
 def test_c2_anchor_counts_down_and_names_c1_above() -> None:
     naming = name_vertebrae(*chain(["vertebra", "c2"] + ["vertebra"] * 6, step=18.0))
     assert naming.names == ["C1", "C2", "C3", "C4", "C5", "C6", "C7", "T1"]
-    assert naming.certain
     assert naming.anchors == ("C2",)
     assert naming.region == "cervical"
+    assert not naming.certain  # nothing in view confirms the count
+    assert naming.basis == "C2"
 
 
 def test_no_anchor_is_never_certain() -> None:
@@ -45,7 +53,8 @@ def test_whole_spine_with_ordinary_count() -> None:
     assert naming.names[1] == "C2"
     assert naming.names[-2] == "L5"
     assert naming.names[7] == "T1"
-    assert naming.certain
+    assert naming.certain  # the only certain case: two anchors agree on the count
+    assert naming.basis == "C2 and sacrum"
     assert naming.transitional is None
     assert naming.region == "whole"
 
@@ -76,7 +85,7 @@ def test_sacralised_l5_with_its_own_body_is_still_l5() -> None:
     centres[-1, 1] -= 6.0  # the rudimentary disc brings the sacrum closer
     naming = name_vertebrae(kinds, centres)
     assert naming.names[-2] == "L5"
-    assert naming.certain
+    assert not _spacing_warnings(naming)
 
 
 def test_whole_spine_with_a_missed_vertebra_is_uncertain() -> None:
@@ -99,10 +108,10 @@ def test_sacrum_and_c1_distances_do_not_count_as_gaps() -> None:
     """The sacrum's centre lies far below S1's endplate; C1's ring sits on C2's dens."""
     kinds, centres = chain(["vertebra"] * 6 + ["sacrum"])
     centres[-1, 1] += 40.0
-    assert name_vertebrae(kinds, centres).certain
+    assert not _spacing_warnings(name_vertebrae(kinds, centres))
     kinds, centres = chain(["vertebra", "c2"] + ["vertebra"] * 6, step=18.0)
     centres[0, 1] += 12.0
-    assert name_vertebrae(kinds, centres).certain
+    assert not _spacing_warnings(name_vertebrae(kinds, centres))
 
 
 def test_a_doubled_vertebra_makes_the_naming_uncertain() -> None:
@@ -122,3 +131,19 @@ def test_nothing_found() -> None:
     naming = name_vertebrae([], np.zeros((0, 3)))
     assert naming.names == []
     assert not naming.certain
+
+
+def test_whole_spine_with_a_wrong_count_is_uncertain_even_with_both_anchors() -> None:
+    kinds = ["c2"] + ["vertebra"] * 24 + ["sacrum"]
+    naming = name_vertebrae(*chain(kinds, step=25.0))
+    assert not naming.certain
+    assert naming.basis == "C2 and sacrum"
+
+
+def test_the_reader_is_told_what_the_names_rest_on() -> None:
+    from pipeline.result import QualityControl
+
+    assert "count checked" in QualityControl(True, naming_basis="C2 and sacrum").naming_statement
+    assert "sacrum assuming 5 lumbar" in QualityControl(False, naming_basis="sacrum").naming_statement
+    assert "down from C2" in QualityControl(False, naming_basis="C2").naming_statement
+    assert "guess" in QualityControl(False).naming_statement
