@@ -110,11 +110,16 @@ class SeriesSettings(_Section):
     hard_cap_s: Annotated[float, Field(gt=0)] = 900.0
     late_arrivals: Literal["reprocess", "ignore"] = "reprocess"
     tick_interval_s: Annotated[float, Field(gt=0)] = 5.0
+    companion_wait_s: Annotated[float, Field(ge=0)] = 300.0
+    """How long a complete T2/STIR series waits for a T1 sibling (same study, same frame of reference,
+    sagittal) that is still receiving, so its Modic typing can use it; 0: never wait."""
 
     @model_validator(mode="after")
     def _cap(self) -> SeriesSettings:
         if self.hard_cap_s < self.quiet_period_s:
             raise ValueError("hard_cap_s must not be shorter than quiet_period_s")
+        if self.companion_wait_s > self.hard_cap_s:
+            raise ValueError("companion_wait_s must not be longer than hard_cap_s")
         return self
 
 

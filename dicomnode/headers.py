@@ -13,6 +13,7 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID
 
+from dicomnode.series_loader import contrast_hint
 from storage.filestore import InvalidUID, check_uid
 from storage.instances import InstanceHeader
 
@@ -46,6 +47,14 @@ def _int_or_none(value: object) -> int | None:
     try:
         return int(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
+        return None
+
+
+def _uid_or_none(value: object) -> str | None:
+    """A well-formed UID, or None: a broken FrameOfReferenceUID only means the series never pairs."""
+    try:
+        return check_uid(value, "FrameOfReferenceUID")
+    except InvalidUID:
         return None
 
 
@@ -95,6 +104,8 @@ def read_header(path: Path, sop_class_uid: str, sop_instance_uid: str) -> Instan
         protocol_name=_text(dataset.get("ProtocolName")),
         body_part=_text(dataset.get("BodyPartExamined")),
         orientation="\\".join(f"{float(v):.6f}" for v in orientation) if orientation else None,
+        frame_of_reference_uid=_uid_or_none(dataset.get("FrameOfReferenceUID")),
+        contrast=contrast_hint(dataset),
         instance_number=_int_or_none(dataset.get("InstanceNumber")),
         frames=frames,
         own_output=is_own_output(dataset),

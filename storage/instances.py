@@ -32,6 +32,9 @@ class InstanceHeader:
     protocol_name: str | None = None
     body_part: str | None = None
     orientation: str | None = None
+    frame_of_reference_uid: str | None = None
+    contrast: str | None = None
+    """The loader's contrast hint (``"T2"``, ``"T1"``, ``"STIR"``), used to pair T2 with T1 series."""
     instance_number: int | None = None
     frames: int = 1
     own_output: bool = False
@@ -67,6 +70,8 @@ def _series_for(session: Session, header: InstanceHeader, calling_ae_title: str 
         protocol_name=(header.protocol_name or "")[:128] or None,
         body_part=(header.body_part or "")[:64] or None,
         orientation=header.orientation,
+        frame_of_reference_uid=header.frame_of_reference_uid,
+        contrast=header.contrast,
         calling_ae_title=calling_ae_title,
         own_output=header.own_output,
         state=SeriesState.receiving,

@@ -84,6 +84,10 @@ class Series(Base):
     body_part: Mapped[str | None] = mapped_column(String(64))
     orientation: Mapped[str | None] = mapped_column(String(128))
     """ImageOrientationPatient of the first instance, backslash-separated, for the plane rule."""
+    frame_of_reference_uid: Mapped[str | None] = mapped_column(String(64))
+    """FrameOfReferenceUID of the first instance: a T1 companion must share it with the analysed series."""
+    contrast: Mapped[str | None] = mapped_column(String(8))
+    """``"T2"``, ``"T1"``, ``"STIR"`` or None, from the loader's contrast hint on the first instance."""
     calling_ae_title: Mapped[str | None] = mapped_column(String(16))
     own_output: Mapped[bool] = mapped_column(Boolean, default=False)
     """Made by a dicomnode (ours or another): never analysed, so results cannot loop."""
@@ -96,7 +100,7 @@ class Series(Base):
 
     study: Mapped[Study] = relationship(back_populates="series")
     instances: Mapped[list[Instance]] = relationship(back_populates="series")
-    jobs: Mapped[list[Job]] = relationship(back_populates="series")
+    jobs: Mapped[list[Job]] = relationship(back_populates="series", foreign_keys="Job.series_id")
 
     __table_args__ = (Index("ix_series_state_last", "state", "last_received_at"),)
 
@@ -130,6 +134,10 @@ class Job(Base):
     series_id: Mapped[int] = mapped_column(ForeignKey("series.id"), index=True)
     instance_digest: Mapped[str] = mapped_column(String(64))
     instance_count: Mapped[int] = mapped_column(Integer)
+    companion_series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id"))
+    """The T1 series of the same study and frame of reference the job loads for Modic typing, if any."""
+    companion_digest: Mapped[str | None] = mapped_column(String(64))
+    """Digest of the companion's instance set when queued; part of the job key (a new T1 is a new job)."""
     pipeline_version: Mapped[str] = mapped_column(String(32))
     state: Mapped[JobState] = mapped_column(_enum(JobState), default=JobState.queued)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -142,7 +150,7 @@ class Job(Base):
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
-    series: Mapped[Series] = relationship(back_populates="jobs")
+    series: Mapped[Series] = relationship(back_populates="jobs", foreign_keys=[series_id])
     outputs: Mapped[list[Output]] = relationship(back_populates="job")
 
     __table_args__ = (Index("ix_jobs_claim", "state", "available_at"),)

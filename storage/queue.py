@@ -42,6 +42,18 @@ def job_key(series_uid: str, digest: str, pipeline_version: str) -> str:
     return f"{series_uid}:{digest[:32]}:{pipeline_version}"
 
 
+def paired_digest(digest: str, companion_digest: str | None) -> str:
+    """The digest a job key is built from: the series' own, or, with a T1 companion, both together.
+
+    Without a companion the digest is the series' own, so keys of unpaired jobs are what they always
+    were; with one, a different T1 (or the same T1 grown) is a different job, and the same pair is the
+    same job, whatever the order in which the two series completed.
+    """
+    if companion_digest is None:
+        return digest
+    return hashlib.sha256(f"{digest}+t1:{companion_digest}".encode()).hexdigest()
+
+
 def new_worker_id() -> str:
     """host:pid:random, so a restarted worker on the same host is recognisably a different worker."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -57,6 +69,10 @@ class ClaimedJob:
     worker_id: str
     created_at: dt.datetime
     """When the job was queued; outputs take their content dates from it, so a rerun is identical."""
+    companion_series_id: int | None = None
+    """The T1 series to load with the analysed one (Modic typing), chosen when the job was queued."""
+    companion_digest: str | None = None
+    """Its instance-set digest then: the worker uses the T1 only while it is still that same set."""
 
 
 class JobQueue:
@@ -68,30 +84,38 @@ class JobQueue:
         self.max_attempts = max_attempts
         self.backoff_s = backoff_s
 
-    def enqueue_series(self, session: Session, series: Series, pipeline_version: str) -> Job | None:
-        """Queue a job for the series' current instance set; None if that exact job exists already."""
+    def enqueue_series(self, session: Session, series: Series, pipeline_version: str, *,
+                       companion_series_id: int | None = None, companion_digest: str | None = None,
+                       companion_label: str = "", quiet: bool = False) -> Job | None:
+        """Queue a job for the series' current instance set (and T1 companion, if given); None if that
+        exact job exists already (recorded as an event unless ``quiet``)."""
         rows = session.execute(
             select(Instance.sop_instance_uid, Instance.sha256).where(Instance.series_id == series.id)
         ).all()
         digest = instance_digest((r[0], r[1]) for r in rows)
-        key = job_key(series.series_uid, digest, pipeline_version)
+        key = job_key(series.series_uid, paired_digest(digest, companion_digest), pipeline_version)
         series.state = SeriesState.queued
-        series.decided_at = utcnow()
         if session.scalar(select(Job.id).where(Job.job_key == key)) is not None:
-            record_event(session, "job_exists", "same instance set already queued", series_id=series.id)
+            if not quiet:
+                series.decided_at = utcnow()
+                record_event(session, "job_exists", "same instance set already queued", series_id=series.id)
             return None
+        series.decided_at = utcnow()
         job = Job(
             job_key=key,
             series_id=series.id,
             instance_digest=digest,
             instance_count=len(rows),
+            companion_series_id=companion_series_id,
+            companion_digest=companion_digest,
             pipeline_version=pipeline_version,
             state=JobState.queued,
             max_attempts=self.max_attempts,
         )
         session.add(job)
         session.flush()
-        record_event(session, "job_queued", f"{len(rows)} instances", series_id=series.id, job_id=job.id)
+        detail = f"{len(rows)} instances" + (f"; T1 companion {companion_label}" if companion_label else "")
+        record_event(session, "job_queued", detail, series_id=series.id, job_id=job.id)
         return job
 
     def claim(self, worker_id: str) -> ClaimedJob | None:
@@ -116,7 +140,7 @@ class JobQueue:
                          series_id=job.series_id)
             series_uid = session.scalar(select(Series.series_uid).where(Series.id == job.series_id))
             return ClaimedJob(job.id, job.job_key, job.series_id, series_uid or "", job.attempts, worker_id,
-                              job.created_at)
+                              job.created_at, job.companion_series_id, job.companion_digest)
 
     def heartbeat(self, job: ClaimedJob) -> bool:
         """Extend the lease; False if the job is no longer ours (it expired and went to someone else)."""

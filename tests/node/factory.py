@@ -14,12 +14,16 @@ AXIAL = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
 
 def make_series(folder: Path, count: int, *, study_uid: str | None = None, series_uid: str | None = None,
                 orientation: list[float] | None = None, description: str = "T2 TSE SAG", size: int = 16,
-                series_number: int = 3, patient_name: str = "Müller^Jürgen") -> list[Path]:
-    """Write ``count`` slices of one series; returns their paths (file names sort in slice order)."""
+                series_number: int = 3, patient_name: str = "Müller^Jürgen",
+                frame_uid: str | None = None) -> list[Path]:
+    """Write ``count`` slices of one series; returns their paths (file names sort in slice order).
+
+    The contrast hint comes from ``description`` ("T2 TSE SAG", "T1 TSE SAG"); series of one study
+    share a frame of reference only when given the same ``frame_uid``."""
     folder.mkdir(parents=True, exist_ok=True)
     study_uid = study_uid or generate_uid()
     series_uid = series_uid or generate_uid()
-    frame_uid = generate_uid()
+    frame_uid = frame_uid or generate_uid()
     orientation = orientation or SAGITTAL
     row, col = np.array(orientation[:3]), np.array(orientation[3:])
     normal = np.cross(row, col)

@@ -29,6 +29,8 @@ def _serve(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
         ("[node]\nport = \"eleven\"\n", "node.port: Input should be a valid integer"),
         ("[series]\nquiet_period_s = -1\n", "series.quiet_period_s: Input should be greater than 0"),
         ("[series]\nlate_arrivals = \"sometimes\"\n", "series.late_arrivals: Input should be 'reprocess' or"),
+        ("[series]\ncompanion_wait_s = -1\n", "series.companion_wait_s: Input should be greater than or equal to 0"),
+        ("[series]\ncompanion_wait_s = 1000\n", "series: companion_wait_s must not be longer than hard_cap_s"),
         ("[node]\nae_title = \"WAY_TOO_LONG_AE_TITLE\"\n", "node.ae_title:"),
         ("[[routing.rules]]\nname = \"r\"\nprotocol_name_include = \"([\"\n",
          "routing.rules.0.protocol_name_include: invalid regular expression"),
