@@ -68,7 +68,7 @@ def make_queue(settings: Settings, db: Database) -> JobQueue:
     return JobQueue(db, lease_s=p.job_lease_s, max_attempts=p.max_attempts, backoff_s=p.retry_backoff_s)
 
 
-def load_analysis(settings: Settings) -> tuple[Callable[[Any], Any], str]:
+def load_analysis(settings: Settings) -> tuple[Callable[..., Any], str]:
     """The analysis function with its model loaded once, and the pipeline version for job keys."""
     from pipeline.inference import ModelLoadError, load_model
     from pipeline.spine import analyse_spine
@@ -82,7 +82,12 @@ def load_analysis(settings: Settings) -> tuple[Callable[[Any], Any], str]:
 
     grading = grading_settings(settings.grading)
     version = f"{PIPELINE_VERSION}+{model.sha256[:8]}"
-    return (lambda volume: analyse_spine(volume, model, grading=grading)), version
+
+    def analyse(volume: Any, t1: Any = None) -> Any:
+        """One series, with its T1 companion when the job has one (Modic typing)."""
+        return analyse_spine(volume, model, grading=grading, t1=t1)
+
+    return analyse, version
 
 
 class Node:
@@ -105,7 +110,7 @@ class Node:
         self.db, store = open_storage(settings)
         queue = make_queue(settings, self.db)
         version = PIPELINE_VERSION
-        analyse: Callable[[Any], Any] | None = None
+        analyse: Callable[..., Any] | None = None
         if settings.pipeline.workers > 0:
             analyse, version = load_analysis(settings)
         released = queue.release_dead_local_workers()

@@ -4,6 +4,10 @@ One worker holds the model loaded once (a GPU worker per GPU; CPU otherwise). Wh
 heartbeat renews its lease, so a worker that dies is noticed and its job re-queued; a worker that
 merely runs long is left alone. Outputs have UIDs derived from the job key, so a job that runs twice
 (a crash after sending) produces the very same instances.
+
+A job queued with a T1 companion (:mod:`dicomnode.pairing`) loads that series too and hands it to the
+analysis for Modic typing, but only while its instance set is still the one the job key was built
+from; which T1 was used, or why none, goes into the job's events, the log and findings.json.
 """
 
 from __future__ import annotations
@@ -16,16 +20,20 @@ import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from dicomnode.config import Settings
 from storage.db import Database
+from storage.events import record_event
 from storage.filestore import FileStore, fsync_directory
 from storage.models import Instance
 from storage.outbox import OutputFile, record_outputs
 from storage.queue import ClaimedJob, JobQueue, new_worker_id
+
+if TYPE_CHECKING:
+    from dicomnode.series_loader import LoadedSeries
 
 log = logging.getLogger("dicomnode.worker")
 
@@ -37,7 +45,7 @@ class JobRunner:
     can be exercised with any analysis (the bundled model in the service)."""
 
     def __init__(self, settings: Settings, db: Database, store: FileStore,
-                 analyse: Callable[[Any], Any]) -> None:
+                 analyse: Callable[..., Any]) -> None:
         self.settings = settings
         self.db = db
         self.store = store
@@ -50,26 +58,72 @@ class JobRunner:
         return [self.store.absolute(path) for path in rows]
 
     def run(self, job: ClaimedJob) -> str:
+        from dicomnode.pairing import findings_document
         from dicomnode.results.build import build_outputs
         from dicomnode.results.settings import output_settings
         from dicomnode.series_loader import load_series
 
         loaded = load_series(self.source_paths(job.series_id))
-        analysis = self.analyse(loaded.volume)
+        t1, note = self.companion(job, loaded)
+        analysis = self.analyse(loaded.volume) if t1 is None else self.analyse(loaded.volume, t1=t1.volume)
         created = job.created_at.replace(tzinfo=dt.UTC)
         datasets = build_outputs(loaded, analysis, job.job_key, output_settings(self.settings.outputs),
-                                 created=created)
+                                 created=created, companion=t1)
         folder = self.store.outbox / f"job-{job.id}"
         folder.mkdir(parents=True, exist_ok=True)
         files = [self._write_dataset(folder, dataset) for dataset in datasets]
         findings = folder / "findings.json"
-        findings.write_text(json.dumps(analysis.to_dict(), indent=2, default=str), encoding="utf-8")
+        document = findings_document(analysis, loaded, t1, note)
+        findings.write_text(json.dumps(document, indent=2, default=str), encoding="utf-8")
         files.append(OutputFile("findings", self.store.relative(findings)))
         fsync_directory(folder)
         routes = {d.name: list(d.outputs) for d in self.settings.destinations}
         with self.db.session() as session:
             deliveries = record_outputs(session, job.id, files, routes)
-        return f"{len(datasets)} objects, {deliveries} deliveries, {len(analysis.structures)} structures"
+        paired = "" if t1 is None else f", T1 companion series {job.companion_series_id}"
+        return f"{len(datasets)} objects, {deliveries} deliveries, {len(analysis.structures)} structures{paired}"
+
+    def companion(self, job: ClaimedJob, loaded: LoadedSeries) -> tuple[LoadedSeries | None, str]:
+        """The job's T1 companion as a LoadedSeries (or None) and one line for findings.json saying
+        which series it is or why there is none. A T1 that cannot be used never fails the job: the
+        analysis runs on the T2 alone and reports Modic typing as not assessed."""
+        from dicomnode.pairing import companion_problem, wants_companion
+        from dicomnode.series_loader import SeriesLoadError, load_series
+        from storage.queue import instance_digest
+
+        if job.companion_series_id is None:
+            if wants_companion(loaded.volume.contrast):
+                return None, ("no complete sagittal T1 series of this study in the same frame of reference "
+                              "was received before the analysis")
+            return None, f"T1 pairing applies to T2 and STIR series; this series is {loaded.volume.contrast}"
+        with self.db.session() as session:
+            rows = session.execute(select(Instance.sop_instance_uid, Instance.sha256, Instance.path).where(
+                Instance.series_id == job.companion_series_id)).all()
+        reason = None
+        t1 = None
+        if instance_digest((r[0], r[1]) for r in rows) != job.companion_digest:
+            reason = ("the T1 series changed after this job was queued (instances arrived late); a new job "
+                      "follows once it is complete")
+        else:
+            paths = [self.store.absolute(r[2]) for r in rows]
+            try:
+                t1 = load_series(paths)
+            except SeriesLoadError as exc:
+                reason = f"the T1 series cannot be read as one stack: {exc}"
+            else:
+                reason = companion_problem(loaded, t1)
+        label = f"series {job.companion_series_id}"
+        if t1 is None or reason is not None:
+            with self.db.session() as session:
+                record_event(session, "companion_unused", f"T1 companion {label}: {reason}"[:2000],
+                             series_id=job.series_id, job_id=job.id)
+            log.warning("job %d: T1 companion %s not used: %s", job.id, label, reason)
+            return None, f"T1 companion not used: {reason}"
+        detail = f"T1 companion {label} ({t1.volume.shape[0]} slices) used for Modic typing"
+        with self.db.session() as session:
+            record_event(session, "companion_used", detail, series_id=job.series_id, job_id=job.id)
+        log.info("job %d: %s", job.id, detail)
+        return t1, "T1 series of the same study and frame of reference used for Modic typing"
 
     def _write_dataset(self, folder: Path, dataset: Any) -> OutputFile:
         from dicomnode.results.build import output_kind

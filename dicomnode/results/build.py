@@ -42,8 +42,12 @@ def build_outputs(
     settings: ResultSettings | object | None = None,
     *,
     created: datetime | None = None,
+    companion: LoadedSeries | None = None,
 ) -> list[Dataset]:
     """SEG, SR, the Secondary Capture images and the GSPS, in that order, as ``settings`` enables them.
+
+    ``companion`` is the T1 series the analysis read for Modic typing, if any: the SR lists its images
+    as evidence and in its image library and names it, so a reader can tell which T1 was used.
 
     The SR references the SEG's segments, so the SEG is always built; when ``settings.seg`` is off
     it is just not returned (the SR then points at an object the PACS will not have -- a warning says so).
@@ -64,7 +68,8 @@ def build_outputs(
         if not settings.seg:
             log.warning("the SR references SEG segments but the SEG output is disabled")
         try:
-            outputs.append(build_report(loaded, analysis, seg, segments, uids, settings, created))
+            outputs.append(build_report(loaded, analysis, seg, segments, uids, settings, created,
+                                        companion=companion))
         except ValueError as exc:  # nothing segmented: the picture and findings.json still say so
             log.warning("no SR for this series: %s", exc)
     if settings.picture:

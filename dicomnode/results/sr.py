@@ -5,7 +5,8 @@ Structure (PS3.16 TID 1500):
 * observer context: the algorithm as a device observer (TID 1004), no person -- nobody read the study;
 * procedure reported: "MRI unspecified body region" (LOINC 25056-3), the MR entry of CID 100, which
   has no spine-specific code (a SNOMED "MRI of spine" code made pixelmed report an Error);
-* image library: every source image;
+* image library: every source image, and the images of the T1 companion series when the analysis read
+  one for Modic typing (also listed as evidence and named in a text item);
 * one TID 1411 "Volumetric ROI Measurements" group per disc level and per vertebra with findings,
   whose tracking identifier and tracking UID equal those of its SEG segment and which references that
   segment, names it as finding and finding site, and holds the measurements (UCUM units) and the grades
@@ -50,6 +51,7 @@ RESEARCH_DECISION_SUPPORT = dn_codes.private("RESEARCHDS", "Research / decision 
 QC_WARNING = dn_codes.private("QCWARNING", "Quality control warning")
 NAMING_CERTAIN = dn_codes.private("NAMINGCERTAIN", "Level naming certain")
 UNSEGMENTED_FINDING = dn_codes.private("UNSEGFINDING", "Finding without segmentation")
+T1_COMPANION = dn_codes.private("T1COMPANION", "T1 series used for Modic typing")
 YES = Code("373066001", "SCT", "Yes")
 NO = Code("373067005", "SCT", "No")
 
@@ -93,7 +95,9 @@ def _group(
     )
 
 
-def _intended_use_container(analysis: SpineAnalysis, unsegmented: Sequence[str] = ()) -> hd.sr.ContainerContentItem:
+def _intended_use_container(
+    analysis: SpineAnalysis, unsegmented: Sequence[str] = (), companion: LoadedSeries | None = None
+) -> hd.sr.ContainerContentItem:
     """TID 1500 row "Qualitative Evaluations": intended use, naming certainty, QC warnings, and
     the findings of levels that have no segment to hang a TID 1411 group on."""
     container = hd.sr.ContainerContentItem(
@@ -120,6 +124,14 @@ def _intended_use_container(analysis: SpineAnalysis, unsegmented: Sequence[str] 
                 name=QC_WARNING, value=warning[:1024], relationship_type=hd.sr.RelationshipTypeValues.CONTAINS
             )
         )
+    if companion is not None:
+        items.append(
+            hd.sr.TextContentItem(
+                name=T1_COMPANION,
+                value=_companion_text(companion),
+                relationship_type=hd.sr.RelationshipTypeValues.CONTAINS,
+            )
+        )
     for text in unsegmented:
         items.append(
             hd.sr.TextContentItem(
@@ -138,8 +150,12 @@ def build_report(
     uids: UidFactory,
     settings: ResultSettings,
     created: datetime | None = None,
+    *,
+    companion: LoadedSeries | None = None,
 ) -> hd.sr.Comprehensive3DSR:
-    """Build the SR; every group's tracking UID is its SEG segment's, so viewers can link the two."""
+    """Build the SR; every group's tracking UID is its SEG segment's, so viewers can link the two.
+
+    ``companion``: the T1 series read for Modic typing; its images join the evidence and the library."""
     by_label = {s.label: s for s in segments}
     by_name = {s.name: s for s in segments}
     algorithm = hd.sr.AlgorithmIdentification(name=analysis.algorithm_name, version=analysis.algorithm_version)
@@ -174,13 +190,13 @@ def build_report(
         observation_context=hd.sr.ObservationContext(observer_device_context=device),
         procedure_reported=PROCEDURE_MRI,
         imaging_measurements=groups or None,
-        referenced_images=_library_images(loaded),
+        referenced_images=_library_images(loaded) + (_library_images(companion) if companion else []),
     )
-    report[0].ContentSequence.append(_intended_use_container(analysis, unsegmented))
+    report[0].ContentSequence.append(_intended_use_container(analysis, unsegmented, companion))
 
     kwargs = common_kwargs(loaded.reference, settings, created)
     sr = hd.sr.Comprehensive3DSR(
-        evidence=[*loaded.datasets, *([seg] if seg is not None else [])],
+        evidence=[*loaded.datasets, *(companion.datasets if companion else ()), *([seg] if seg is not None else [])],
         content=report[0],
         series_instance_uid=uids.uid("sr.series"),
         series_number=settings.sr_series_number,
@@ -214,6 +230,19 @@ def _fix_code_meanings(ds: Dataset) -> None:
             if key in _CURRENT_MEANINGS:
                 concept.CodeMeaning = _CURRENT_MEANINGS[key]
         _fix_code_meanings(item)
+
+
+def _companion_text(companion: LoadedSeries) -> str:
+    """``series 4 "T1 TSE SAG", 15 slices, Series Instance UID 1.2...``: enough to find it in a viewer."""
+    ref = companion.reference
+    number = ref.get("SeriesNumber")
+    description = str(ref.get("SeriesDescription", "") or "").strip()
+    parts = [f"series {number}" if number not in (None, "") else "series"]
+    if description:
+        parts[0] += f' "{description}"'
+    parts.append(f"{companion.volume.shape[0]} slices")
+    parts.append(f"Series Instance UID {ref.get('SeriesInstanceUID', '')}")
+    return ", ".join(parts)[:1024]
 
 
 def _library_images(loaded: LoadedSeries) -> list[Dataset]:
