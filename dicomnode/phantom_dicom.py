@@ -5,6 +5,12 @@ seed writes the same bytes: row direction (from the pixel grid), InstanceNumber 
 reversed or interleaved acquisition order), patient position, names with non-ASCII characters (then
 SpecificCharacterSet ISO_IR 192), sequence parameters. UIDs come from ``pydicom.uid.generate_uid`` with
 an entropy source derived from the seed, so they are valid, unique per seed and reproducible.
+
+``same_study=True`` writes a case as one series of a multi-contrast study: its StudyInstanceUID and
+FrameOfReferenceUID then come from the seed and region alone (not the contrast), and its SeriesNumber
+is offset by contrast, so the T2 and T1 of one seed -- the same patient, imaged on the same grid -- are
+two series of one study in one frame of reference, as a scanner writes them (the node pairs them for
+Modic typing). Without it every case is its own study, byte for byte as before.
 """
 
 from __future__ import annotations
@@ -58,6 +64,17 @@ def _uid(case: PhantomCase, *parts: object) -> str:
     )
 
 
+SERIES_NUMBER_OFFSET = {"T2": 0, "T1": 20, "STIR": 40}
+"""Added to a ``same_study`` case's SeriesNumber, so the contrasts of one study differ in it."""
+
+
+def _study_uid(case: PhantomCase, part: str, same_study: bool) -> str:
+    """Study or frame-of-reference UID: per case, or per seed and region (shared by every contrast)."""
+    if not same_study:
+        return _uid(case, part)
+    return generate_uid(entropy_srcs=["dicomnode-phantom", str(case.seed), case.region, "study-of-contrasts", part])
+
+
 def instance_order(n: int, rng: np.random.Generator) -> tuple[str, list[int]]:
     """InstanceNumber of each spatial slice: spatial, reversed or interleaved (odd slices first)."""
     kind = str(rng.choice(["spatial", "reversed", "interleaved"], p=[0.5, 0.3, 0.2]))
@@ -96,7 +113,7 @@ def header_variant(case: PhantomCase) -> dict[str, Any]:
     }
 
 
-def _base_dataset(case: PhantomCase, variant: dict[str, Any]) -> Dataset:
+def _base_dataset(case: PhantomCase, variant: dict[str, Any], same_study: bool = False) -> Dataset:
     vol, seq = case.volume, case.plan.sequence
     ds = Dataset()
     if variant["non_ascii"]:
@@ -154,12 +171,13 @@ def _base_dataset(case: PhantomCase, variant: dict[str, Any]) -> Dataset:
     ds.FlipAngle = "150" if contrast != "T1" else "90"
     ds.VariableFlipAngleFlag = "N"
     ds.PatientPosition = variant["patient_position"]
-    ds.StudyInstanceUID = _uid(case, "study")
+    ds.StudyInstanceUID = _study_uid(case, "study", same_study)
     ds.SeriesInstanceUID = _uid(case, "series")
     ds.StudyID = str(1000 + case.seed % 9000)
-    ds.SeriesNumber = str(variant["series_number"])
+    offset = SERIES_NUMBER_OFFSET[contrast] if same_study else 0
+    ds.SeriesNumber = str(variant["series_number"] + offset)
     ds.AcquisitionNumber = "1"
-    ds.FrameOfReferenceUID = _uid(case, "frame")
+    ds.FrameOfReferenceUID = _study_uid(case, "frame", same_study)
     ds.PositionReferenceIndicator = ""
     row, col = vol.direction[:, 2], vol.direction[:, 1]
     ds.ImageOrientationPatient = [f"{c:.6f}" for c in (*row, *col)]
@@ -174,11 +192,11 @@ def _base_dataset(case: PhantomCase, variant: dict[str, Any]) -> Dataset:
     return ds
 
 
-def series_datasets(case: PhantomCase) -> list[Dataset]:
-    """One classic MR Image Storage dataset per slice, in spatial order."""
+def series_datasets(case: PhantomCase, *, same_study: bool = False) -> list[Dataset]:
+    """One classic MR Image Storage dataset per slice, in spatial order (``same_study``: see the module)."""
     vol = case.volume
     variant = header_variant(case)
-    base = _base_dataset(case, variant)
+    base = _base_dataset(case, variant, same_study)
     pixels = np.clip(np.round(vol.array), 0, 65535).astype("<u2")
     normal = vol.direction[:, 0]
     out = []
@@ -208,7 +226,7 @@ def _item(**attributes: Any) -> Dataset:
     return item
 
 
-def enhanced_dataset(case: PhantomCase) -> Dataset:
+def enhanced_dataset(case: PhantomCase, *, same_study: bool = False) -> Dataset:
     """The series as one Enhanced MR Image Storage object (PS3.3 A.36.2), frames in InstanceNumber order.
 
     Shared functional groups carry what all frames have in common (pixel measures, orientation, anatomy,
@@ -217,7 +235,7 @@ def enhanced_dataset(case: PhantomCase) -> Dataset:
     """
     vol, seq = case.volume, case.plan.sequence
     variant = header_variant(case)
-    classic = _base_dataset(case, variant)
+    classic = _base_dataset(case, variant, same_study)
     ds = Dataset()
     for keyword in (
         "SpecificCharacterSet",
@@ -484,24 +502,26 @@ def preview_png(case: PhantomCase, path: Path) -> None:
     image.save(path, format="PNG", optimize=False)
 
 
-def write_case(case: PhantomCase, out: Path, png: bool = False, enhanced: bool = False) -> Path:
+def write_case(case: PhantomCase, out: Path, png: bool = False, enhanced: bool = False,
+               same_study: bool = False) -> Path:
     """Write one case under ``out/<case name>/``: ``dicom/IM####.dcm`` (or one Enhanced MR object
     ``dicom/EMR0001.dcm`` with ``enhanced``), ``labels.nii.gz``, ``truth.json`` and, with ``png``,
-    ``preview.png``. Returns the case folder."""
+    ``preview.png``. ``same_study``: the contrasts of one seed share study and frame of reference.
+    Returns the case folder."""
     folder = Path(out) / case_name(case)
     dicom_dir = folder / "dicom"
     dicom_dir.mkdir(parents=True, exist_ok=True)
     if enhanced:
-        enhanced_dataset(case).save_as(dicom_dir / "EMR0001.dcm", enforce_file_format=True)
+        enhanced_dataset(case, same_study=same_study).save_as(dicom_dir / "EMR0001.dcm", enforce_file_format=True)
     else:
-        for ds in series_datasets(case):
+        for ds in series_datasets(case, same_study=same_study):
             ds.save_as(dicom_dir / f"IM{int(ds.InstanceNumber):04d}.dcm", enforce_file_format=True)
     (folder / "labels.nii.gz").write_bytes(labels_nifti_bytes(case))
     truth = dict(case.truth)
     truth["dicom"] = {k: v for k, v in header_variant(case).items() if k != "instance_numbers"} | {
-        "study_instance_uid": _uid(case, "study"),
+        "study_instance_uid": _study_uid(case, "study", same_study),
         "series_instance_uid": _uid(case, "series"),
-        "frame_of_reference_uid": _uid(case, "frame"),
+        "frame_of_reference_uid": _study_uid(case, "frame", same_study),
     }
     (folder / "truth.json").write_text(
         json.dumps(_jsonable(truth), indent=1, sort_keys=True, ensure_ascii=False), encoding="utf-8"

@@ -146,3 +146,17 @@ def test_command_writes_count_cases(tmp_path: Path) -> None:
     assert (tmp_path / folders[0] / "preview.png").stat().st_size > 1000
     bad = CliRunner().invoke(app, ["phantom", "--out", str(tmp_path), "--region", "knee"])
     assert bad.exit_code != 0
+
+
+def test_same_study_writes_the_t2_and_t1_of_a_seed_as_one_study_in_one_frame_of_reference(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["phantom", "--out", str(tmp_path), "--seed", "41", "--contrast", "T2,T1"])
+    assert result.exit_code == 0, result.output
+    t2 = pydicom.dcmread(next((tmp_path / "phantom-000041-lumbar-T2" / "dicom").iterdir()))
+    t1 = pydicom.dcmread(next((tmp_path / "phantom-000041-lumbar-T1" / "dicom").iterdir()))
+    assert t2.StudyInstanceUID == t1.StudyInstanceUID and t2.FrameOfReferenceUID == t1.FrameOfReferenceUID
+    assert t2.SeriesInstanceUID != t1.SeriesInstanceUID and t2.SeriesNumber != t1.SeriesNumber
+    assert t2.PatientID == t1.PatientID and t2.PatientName == t1.PatientName
+    alone = write_case(generate(41, contrast="T1", **FAST), tmp_path / "alone")
+    t1_alone = pydicom.dcmread(next((alone / "dicom").iterdir()))
+    assert t1_alone.StudyInstanceUID != t1.StudyInstanceUID  # without the option each case is its own study
+    assert load_series(tmp_path / "phantom-000041-lumbar-T1" / "dicom").volume.contrast == "T1"
