@@ -69,3 +69,59 @@ def test_process_refuses_a_bad_uid_root(series_dir: Path, tmp_path: Path, fake_p
     result = CliRunner().invoke(app, ["process", str(series_dir), "--out", str(tmp_path), "--uid-root", "1.02"])
     assert result.exit_code == 2
     assert "uid_root" in result.output
+
+
+def _as_t1(series_dir: Path, out: Path, frame_uid: str | None = None) -> Path:
+    """A copy of the series as a T1 series of the same study (and frame of reference, unless given)."""
+    out.mkdir()
+    series_uid = pydicom.uid.generate_uid()
+    for path in sorted(p for p in series_dir.rglob("*") if p.is_file()):
+        ds = pydicom.dcmread(path)
+        ds.SeriesInstanceUID = series_uid
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
+        ds.SeriesDescription, ds.SeriesNumber, ds.EchoTime, ds.RepetitionTime = "T1_SE_SAG", 7, 12, 500
+        ds.ProtocolName = ds.SeriesDescription
+        if frame_uid is not None:
+            ds.FrameOfReferenceUID = frame_uid
+        ds.save_as(out / path.name, enforce_file_format=True)
+    return out
+
+
+def test_process_with_t1_hands_it_to_the_grading_and_names_it(
+    series_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = []
+
+    def analyse(volume, t1=None):  # type: ignore[no-untyped-def]
+        seen.append(t1)
+        return make_analysis(volume)
+
+    monkeypatch.setattr(process_module, "_default_analyse", lambda: analyse)
+    t1_dir = _as_t1(series_dir, tmp_path / "t1")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["process", str(series_dir), "--t1", str(t1_dir), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert seen[0] is not None and seen[0].contrast == "T1"
+    findings = json.loads((out / "findings.json").read_text())
+    t1_uid = pydicom.dcmread(next(t1_dir.iterdir())).SeriesInstanceUID
+    assert findings["t1_companion"]["series_instance_uid"] == t1_uid
+    assert findings["t1_companion"]["series_number"] == 7
+    sr = pydicom.dcmread(out / "sr-1.dcm")
+    evidence = {s.SeriesInstanceUID for study in sr.CurrentRequestedProcedureEvidenceSequence
+                for s in study.ReferencedSeriesSequence}
+    assert t1_uid in evidence
+    texts = [str(e.value) for e in sr.iterall() if e.keyword == "TextValue"]
+    assert any(f"Series Instance UID {t1_uid}" in text and "T1_SE_SAG" in text for text in texts)  # T1COMPANION
+    alone = tmp_path / "alone"
+    assert CliRunner().invoke(app, ["process", str(series_dir), "--out", str(alone)]).exit_code == 0
+    assert pydicom.dcmread(alone / "seg-1.dcm").SOPInstanceUID != pydicom.dcmread(out / "seg-1.dcm").SOPInstanceUID
+    assert json.loads((alone / "findings.json").read_text())["t1_companion"] is None
+
+
+def test_process_refuses_a_t1_from_another_frame_of_reference(
+    series_dir: Path, tmp_path: Path, fake_pipeline: None
+) -> None:
+    t1_dir = _as_t1(series_dir, tmp_path / "t1", frame_uid=pydicom.uid.generate_uid())
+    result = CliRunner().invoke(app, ["process", str(series_dir), "--t1", str(t1_dir), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "another frame of reference" in result.output
