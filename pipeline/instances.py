@@ -354,16 +354,35 @@ def _drop_small_and_lateral(
     big = [c for c, v in zip(cands, vols, strict=True) if v >= 0.5 * ref]
     mid_slice = float(np.median([c.center_mm[0] for c in big]))
     keep = []
-    for c, v in zip(cands, vols, strict=True):
+    for i, (c, v) in enumerate(zip(cands, vols, strict=True)):
         # A body cut by the top or bottom of the image is small for a good reason: kept from 10 %.
         at_edge = rows > 0 and (c.points[:, 1].min() <= 2 or c.points[:, 1].max() >= rows - 3)
         small = v < (0.1 if at_edge else 0.25) * ref and c.kind == "vertebra"
         lateral = abs(c.center_mm[0] - mid_slice) > 35.0
+        if c.kind == "vertebra" and not at_edge:
+            small = small or _off_centre_fragment(cands, i)
         if not (small or lateral) or (c.kind != "vertebra" and not lateral):
             keep.append(c)
     if len(keep) < len(cands):
         warnings.append(f"ignored {len(cands) - len(keep)} small or lateral bone-like component(s)")
     return keep
+
+
+def _off_centre_fragment(cands: list[VertebraInstance], i: int) -> bool:
+    """A piece under half the size of the bodies around it and off their midline: a pedicle, a sacral ala
+    or a transverse process coloured as body, not a vertebra.
+
+    Judged against the neighbouring bodies rather than the whole column, because cervical bodies in a
+    whole-spine view are a quarter of a lumbar body and scoliosis moves the midline along the column.
+    A real case (a lateral piece between L5 and the sacrum) shifted every name by one.
+    """
+    c = cands[i]
+    near = [cands[j] for j in (i - 2, i - 1, i + 1, i + 2) if 0 <= j < len(cands) and cands[j].kind == "vertebra"]
+    if len(near) < 2:
+        return False
+    size = float(np.median([n.volume_voxels for n in near]))
+    midline = float(np.median([n.center_mm[0] for n in near]))
+    return c.volume_voxels < 0.5 * size and abs(c.center_mm[0] - midline) > 8.0
 
 
 def _drop_off_curve(cands: list[VertebraInstance], warnings: list[str]) -> list[VertebraInstance]:
