@@ -323,19 +323,26 @@ def _mark_c2_at_spine_top(
     median_volume = float(np.median([b.volume_voxels for b in bodies[1:4]]))
     if above > median_volume:  # C1's ring and specks of skull base are allowed, a body is not
         return cands
-    # C2 with its dens is the largest of the top bodies; a smaller piece right above it is its dens
-    # (cut off by the shape test) or C1's anterior arch: merged into C2 when it touches it.
-    chosen = bodies[1] if top.volume_voxels < 0.5 * bodies[1].volume_voxels else top
-    i = bodies.index(chosen)
-    if chosen.volume_voxels < 1.2 * float(np.median([b.volume_voxels for b in bodies[i + 1 : i + 4]])):
-        return cands  # not larger than C3-C5: C2 itself may be missing from the segmentation
-    chosen.kind = "c2"
+    # C2 is the first sizeable body from the top. The network often leaves the dens as background and
+    # the shape split cuts C2 in pieces, so the pieces above it within 25 mm (dens, C1's anterior arch)
+    # are merged into it, and C2 need not look larger than C3-C5: it must only be a body, not a speck.
+    # (Were C2 missed entirely, C3 would be taken for it; names resting on C2 alone are never certain.)
+    typical = float(np.median([b.volume_voxels for b in bodies[:8]]))
+    i = next(k for k, b in enumerate(bodies) if b.volume_voxels >= 0.3 * typical)
+    chosen = bodies[i]
+    pieces = [b for b in bodies[:i] if np.linalg.norm((b.center_mm - chosen.center_mm)[1:]) < 25.0]
+    below = bodies[i + 1 : i + 4]
+    if not below or chosen.volume_voxels + sum(b.volume_voxels for b in pieces) < 0.6 * float(
+        np.median([b.volume_voxels for b in below])
+    ):
+        return cands
     warnings.append("C2 taken as the top of the vertebral column (the column ends inside the image)")
-    if chosen is not top and np.linalg.norm((top.center_mm - chosen.center_mm)[1:]) < 20.0:
-        merged = top.mask | chosen.mask
-        c2 = VertebraInstance("c2", merged, _component_stats(merged, sp), 0.0)
-        return [c2 if c is chosen else c for c in cands if c is not top]
-    return cands
+    if not pieces:
+        chosen.kind = "c2"
+        return cands
+    merged = np.logical_or.reduce([chosen.mask, *(b.mask for b in pieces)])
+    c2 = VertebraInstance("c2", merged, _component_stats(merged, sp), 0.0)
+    return [c2 if c is chosen else c for c in cands if not any(c is b for b in pieces)]
 
 
 def _drop_small_and_lateral(
