@@ -21,7 +21,7 @@ from pipeline.phantom.tissues import CONTRASTS, signal_table
 from pipeline.phantom.truth import build_truth
 from pipeline.volume import Volume
 
-GENERATOR_VERSION = "0.2.0"
+GENERATOR_VERSION = "0.2.1"
 REGIONS = ("lumbar", "thoracolumbar", "cervical", "whole")
 KNOWN_OPTIONS = {
     "pathology",
@@ -100,6 +100,9 @@ def generate(seed: int, region: str = "lumbar", contrast: str = "T2", **options:
     if transitional == "sacralised_L5":
         lumbosacral = spine.discs[-1]
         lumbosacral.rudimentary, lumbosacral.herniation, lumbosacral.pfirrmann = True, None, 5
+        # a rudimentary, partly fused disc has no nucleus to push into its neighbours: no Schmorl nodes
+        spine.vertebrae[lumbosacral.upper].inferior.schmorl = None
+        spine.vertebrae[lumbosacral.lower].superior.schmorl = None
 
     plan = scanner.plan_series(rng_scan, spine, region, contrast, options)
     roots = _draw_roots(rng_anatomy)

@@ -79,7 +79,10 @@ class Endplate:
     modic_extent: float = 1.0
     """Fraction of the endplate's AP length involved, from the anterior edge."""
     schmorl: tuple[float, float, float] | None = None
-    """(u, v, radius) in mm of an endplate defect (Schmorl node), or None."""
+    """(u, v, radius) in mm of an endplate defect (Schmorl node), or None: a hemispherical depression of
+    that radius into the body, centred on the endplate surface at (u, v)."""
+    schmorl_grade: int = 3
+    """Pfirrmann grade of the disc whose nucleus fills the node (a node has the adjacent disc's signal)."""
 
 
 @dataclass

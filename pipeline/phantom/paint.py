@@ -102,11 +102,13 @@ def paint_body(canvas: Canvas, v: Vertebra, disc_above: int, disc_below: int, de
     for endplate, sign, disc in ((v.superior, 1.0, disc_above), (v.inferior, -1.0, disc_below)):
         if endplate.schmorl is not None and disc:
             su, sv, radius = endplate.schmorl
-            dz = w - F32(sign * half_h)
+            dz = w - F32(sign * _surface(v, su, sv, sign > 0))
             d2 = (u - F32(su)) ** 2 + (vv - F32(sv)) ** 2 + dz * dz
-            defects.append((d2, radius, disc))
+            defects.append((d2, radius, _NUCLEUS[min(max(endplate.schmorl_grade, 1), 5) - 1], disc))
     if canvas.tissue is None or not detail:
         canvas.put(block, inside, v.label, Tissue.MARROW)
+        for d2, radius, fill, disc in defects:
+            canvas.put(block, inside & (d2 <= radius * radius), disc, fill)
         return
     shell = F32(CORTEX_MM)
     # the walls' cortex is thinner than the endplates' (real walls barely show, endplates do)
@@ -123,11 +125,24 @@ def paint_body(canvas: Canvas, v: Vertebra, disc_above: int, disc_below: int, de
     vein = core & (vv < F32(-half_d + 4.5)) & (np.abs(u) < 2.5) & (np.abs(w) < 1.3)
     tissue[vein] = Tissue.VEIN
     canvas.put(block, inside, v.label, tissue)
-    # An endplate defect (Schmorl node) shows in the image; the label map keeps the vertebra whole so
-    # that disc heights measured on it are not lengthened by the node.
-    for d2, radius, _disc in defects:
+    # An endplate defect (Schmorl node): disc nucleus (the adjacent disc's signal) in a depression of the
+    # endplate, ringed by 1 mm of sclerotic bone (Kyere et al., Eur Spine J 2012). The node is disc
+    # material, so the label map gives it the disc's label: the body's outline dips where the disc enters.
+    for d2, radius, fill, disc in defects:
         canvas.put(block, inside & (d2 <= (radius + 1.0) ** 2), v.label, Tissue.CORTEX)
-        canvas.put(block, inside & (d2 <= radius * radius), v.label, Tissue.NUCLEUS_3)
+        canvas.put(block, inside & (d2 <= radius * radius), disc, fill)
+
+
+def _surface(v: Vertebra, u: float, along_v: float, superior: bool) -> float:
+    """Distance (mm, >= 0) from the body's centre plane to its superior / inferior endplate surface at
+    (u, v): the half height less the concavity there (and the wedge's loss on a fractured top), the same
+    shape :func:`paint_body` draws."""
+    au, av = u / (v.width / 2), along_v / (v.depth / 2)
+    r = au**4 + av**4 if along_v < 0 else au * au + av * av
+    depth = v.height / 2 - endplate_concavity(v.kind) * (1.0 - min(r, 1.0))
+    if superior and v.wedge_loss:
+        depth -= v.wedge_loss * v.height * float(np.clip(along_v / v.depth + 0.5, 0.0, 1.0))
+    return depth
 
 
 # --- discs ----------------------------------------------------------------------------------------------

@@ -125,7 +125,10 @@ def apply_after_build(
             if defect is None:
                 defect = rng.random() < (0.06 if disc.level[0] in "TL" else 0.01) * (1 + grade / 3)
             if defect and vertebra.kind in ("body", "axis", "sacrum"):
-                radius = float(rng.uniform(2.2, 4.0))
+                # 5-11 mm wide and as deep as its radius beyond the endplate surface: Schmorl nodes mostly
+                # take a third of the endplate (Samartzis et al., Osteoarthritis Cartilage 2016)
+                radius = float(rng.uniform(2.5, 5.5))
                 u = float(rng.uniform(-0.25, 0.25) * vertebra.width)
                 v = float(rng.uniform(-0.2, 0.25) * vertebra.depth)
                 endplate.schmorl = (u, v, radius)
+                endplate.schmorl_grade = int(grade)

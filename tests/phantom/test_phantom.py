@@ -249,3 +249,34 @@ def test_pfirrmann_grades_darken_the_nucleus_on_t2() -> None:
     assert signal[1] > signal[3] > signal[5]
     assert signal[2] > signal[4]
     assert case.truth["discs"][-1]["narrowing"] in ("moderate", "severe")
+
+
+def test_a_schmorl_node_is_disc_material_reaching_into_the_body() -> None:
+    """A node is labelled as its disc, as deep into the body as its radius (2.5-5.5 mm) beyond the
+    endplate surface; without a node the disc's label stops at the endplate."""
+    levels = ("T12/L1", "L1/L2", "L2/L3", "L3/L4", "L4/L5", "L5/S1")
+    force = {level: {"endplate_defect_upper": False, "endplate_defect_lower": False} for level in levels}
+    force["L2/L3"]["endplate_defect_lower"] = True
+    case = generate(14, transitional="none", force=force, **SMALL)
+    verts = {v["name"]: v for v in case.truth["vertebrae"]}
+    discs = {d["level"]: d for d in case.truth["discs"]}
+    kk, jj, ii = np.indices(case.labels.shape)
+    lps = case.volume.index_to_lps(np.stack([kk, jj, ii], axis=-1).astype(np.float64))
+
+    def reach(level: str, name: str, side: float) -> float:
+        """How far (mm) the disc's label lies beyond the body's flat endplate plane, into the body, away
+        from the rounded rims (the central 70 % of the endplate's depth and width)."""
+        vert = verts[name]
+        local = lps - np.array(vert["center_lps"])
+        into = local @ np.array(vert["axes_lps"]["superior"]) * -side
+        central = (np.abs(local @ np.array(vert["axes_lps"]["anterior"])) <= 0.35 * vert["depth_mm"]) & (
+            np.abs(local @ np.array(vert["axes_lps"]["left"])) <= 0.35 * vert["width_mm"]
+        )
+        beyond = into[(case.labels == discs[level]["label"]) & central] + vert["posterior_height_mm"] / 2
+        return float(beyond.max())
+
+    node = next(v for v in case.spine.vertebrae if v.name == "L3").superior.schmorl
+    assert node is not None and discs["L2/L3"]["endplate_defect_lower"]
+    assert reach("L2/L3", "L3", 1.0) >= node[2] - 1.0  # the concavity and a 1 mm pixel at most
+    for level, upper, lower in (("L1/L2", "L1", "L2"), ("L3/L4", "L3", "L4"), ("L4/L5", "L4", "L5")):
+        assert reach(level, upper, -1.0) < 1.3 and reach(level, lower, 1.0) < 1.3, level  # the concavity
