@@ -27,9 +27,9 @@ from pipeline.result import LevelFindings, QualityControl, SpineAnalysis, Verteb
 from pipeline.volume import Volume
 
 CALIBRATION_SEEDS = range(500000, 500200)
-"""Seeds the Pfirrmann classifier was fitted on (see :mod:`pipeline.grading.calibrate`); never evaluate
-on them."""
-TARGETS: dict[str, tuple[str, float]] = {
+"""Seeds the Pfirrmann classifier was fitted on (see :mod:`pipeline.grading.calibrate`) and the endplate
+defect depth was set on (500000-500099, this module's case plan); never evaluate on them."""
+TARGETS: dict[str, tuple[str, float | None]] = {
     "pfirrmann_exact": (">=", 80.0),
     "pfirrmann_within_one": (">=", 99.0),
     "meyerding_exact": (">=", 95.0),
@@ -37,7 +37,13 @@ TARGETS: dict[str, tuple[str, float]] = {
     "canal_ap_mae_mm": ("<=", 1.0),
     "stenosis_exact": (">=", 90.0),
     "herniation_exact": (">=", 85.0),
+    "endplate_defect_exact": (">=", None),
+    "endplate_defect_sensitivity": (">=", 85.0),
+    "endplate_defect_specificity": (">=", 95.0),
 }
+"""The issue's figures; endplate defects are counted per endplate (upper and lower of every level),
+exact agreement without a target of its own (defects are rare: specificity dominates it)."""
+ENDPLATE_GRADES = ("endplate_defect_upper", "endplate_defect_lower")
 
 
 def analysis_from_labels(volume: Volume, labels: np.ndarray, discs: list[dict[str, Any]]) -> SpineAnalysis:
@@ -138,6 +144,8 @@ class Tally:
     within_one: list[bool] = field(default_factory=list)
     errors: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     not_assessed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    endplates: list[tuple[bool, bool]] = field(default_factory=list)
+    """(truth present, graded present) of every assessed endplate."""
     levels: int = 0
 
     def add(self, row: dict[str, Any]) -> None:
@@ -156,6 +164,8 @@ class Tally:
                     self.agree[f"pfirrmann|{lumbar}"].append(grades[name] == true)
                 if name == "meyerding" and true != "0":
                     self.agree["meyerding|slipped"].append(grades[name] == true)
+                if name in ENDPLATE_GRADES:
+                    self.endplates.append((true == "present", grades[name] == "present"))
             elif name in values:
                 self.errors[name].append(abs(values[name] - true))
             elif isinstance(true, (int, float)):
@@ -176,11 +186,16 @@ class Tally:
             "canal_ap_mae_mm": mae(self.errors["canal_ap_diameter"]),
             "stenosis_exact": pct(self.agree["canal_stenosis"]),
             "herniation_exact": pct(self.agree["herniation"]),
+            "endplate_defect_exact": pct([t == g for t, g in self.endplates]),
+            "endplate_defect_sensitivity": pct([g for t, g in self.endplates if t]),
+            "endplate_defect_specificity": pct([not g for t, g in self.endplates if not t]),
         }
 
 
 def _met(name: str, value: float) -> str:
     op, target = TARGETS[name]
+    if target is None:
+        return "-"
     ok = value >= target if op == ">=" else value <= target
     return "yes" if ok else "NO"
 
@@ -196,7 +211,7 @@ def print_phantom_table(rows: list[dict[str, Any]], seconds: float, out=sys.stdo
         f"in {seconds:.0f} s",
         file=out,
     )
-    print(f"{'figure':<24} {'value':>8} {'target':>9} {'n':>6}  met", file=out)
+    print(f"{'figure':<27} {'value':>8} {'target':>9} {'n':>6}  met", file=out)
     counts = {
         "pfirrmann_exact": len(tally.agree["pfirrmann"]),
         "pfirrmann_within_one": len(tally.within_one),
@@ -205,10 +220,14 @@ def print_phantom_table(rows: list[dict[str, Any]], seconds: float, out=sys.stdo
         "canal_ap_mae_mm": len(tally.errors["canal_ap_diameter"]),
         "stenosis_exact": len(tally.agree["canal_stenosis"]),
         "herniation_exact": len(tally.agree["herniation"]),
+        "endplate_defect_exact": len(tally.endplates),
+        "endplate_defect_sensitivity": sum(t for t, _ in tally.endplates),
+        "endplate_defect_specificity": sum(not t for t, _ in tally.endplates),
     }
     for name, value in figures.items():
         op, target = TARGETS[name]
-        print(f"{name:<24} {value:8.2f} {op + format(target, 'g'):>9} {counts[name]:>6}  {_met(name, value)}", file=out)
+        shown = "-" if target is None else op + format(target, "g")
+        print(f"{name:<27} {value:8.2f} {shown:>9} {counts[name]:>6}  {_met(name, value)}", file=out)
     print("\nother grades (exact agreement, n):", file=out)
     for name in (
         "narrowing",

@@ -7,17 +7,18 @@ check each number against its truth. The analysis is filled in place (and return
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
 from pipeline import definitions
+from pipeline.grading import endplate as endplate_defects
 from pipeline.grading import marrow, measure, pfirrmann
-from pipeline.grading.geometry import BodyFrame, body_frame, disc_axis
+from pipeline.grading.geometry import BodyFrame, body_frame, disc_axis, endplate_frame
 from pipeline.grading.level import LevelMeasures, measure_level
-from pipeline.grading.plane import Vec2, box_offset, crop_box, inplane_directions, largest_component
+from pipeline.grading.plane import Vec2, inplane_directions, largest_component
 from pipeline.grading.settings import GradingSettings
 from pipeline.grading.signal import DiscSignal, csf_reference, disc_signal
 from pipeline.labels import SACRUM, VERTEBRA_LABELS
@@ -26,10 +27,7 @@ from pipeline.volume import Volume
 
 PFIRRMANN_LUMBAR_NOTE = "Pfirrmann is validated for lumbar discs only"
 MODIC_T2_ONLY_NOTE = "Modic typing needs T1 and T2 of the same study; only T2 given"
-ENDPLATE_DEFECT_OFF_NOTE = (
-    "endplate defects not assessed: the experimental notch detector did not separate defects from normal "
-    "endplates on phantoms ([grading] endplate_defects = true enables it)"
-)
+ENDPLATE_DEFECT_OFF_NOTE = "endplate defects not assessed: switched off in the settings ([grading] endplate_defects)"
 GRADE_NAMES = (
     "pfirrmann",
     "narrowing",
@@ -404,18 +402,22 @@ def _signal_grades(
                     )
         if not ctx.settings.endplate_defects:
             grades.append(Grade(f"endplate_defect_{side}", None, note=ENDPLATE_DEFECT_OFF_NOTE))
-        elif contrast == "T2":
-            depth = _defect_depth(ctx, frame, label, endplate, m)
-            name = f"endplate_notch_depth_{side}"
+        else:
+            reading, at = _defect_reading(ctx, level, frame, label, endplate, m)
+            name = f"endplate_defect_depth_{side}"
+            where = f", sagittal slice {at + 1}" if at is not None else ""
+            vertebra = getattr(level, side + "_vertebra")
             out.append(
                 Measurement(
-                    name, round(depth, 2), "mm", "deepest dark-rimmed notch under the endplate line, over all slices"
+                    name,
+                    round(reading.depth_mm, 2),
+                    "mm",
+                    f"deepest focal reach of the disc label into the {endplate} endplate of {vertebra} beyond "
+                    f"its fitted profile, mid-sagittal slab{where}",
                 )
             )
-            present = depth >= ctx.settings.endplate_defect_depth_mm
+            present = reading.depth_mm >= ctx.settings.endplate_defect_depth_mm
             grades.append(Grade(f"endplate_defect_{side}", "present" if present else "absent", (name,)))
-        else:
-            grades.append(Grade(f"endplate_defect_{side}", None, note="endplate defects are read on T2"))
     return out, grades
 
 
@@ -463,26 +465,29 @@ def pfirrmann_features(
     return out
 
 
-def _defect_depth(ctx: _Context, frame: BodyFrame, label: int, endplate: str, m: LevelMeasures) -> float:
-    """Deepest endplate notch over the slices where the body shows (frames are per slice)."""
-    best = 0.0
-    present = np.flatnonzero(np.count_nonzero(ctx.labels == label, axis=(1, 2)) > 20)
-    for k in present:
-        mask = ctx.labels[k] == label
+def _defect_reading(
+    ctx: _Context, level: LevelFindings, frame: BodyFrame, label: int, endplate: str, m: LevelMeasures
+) -> tuple[endplate_defects.DefectReading, int | None]:
+    """Deepest focal reach of the disc into one endplate over the endplate's mid-sagittal slab (the
+    body's frame is found again on each slice), and the slice it was found on."""
+    best, at = endplate_defects.NO_DEFECT, None
+    discs = ctx.labels == level.disc_label
+    sacrum = frame.inferior_mid is None
+    for k in endplate_defects.slab_slices(np.count_nonzero(discs, axis=(1, 2))):
         if k == m.slice_index:
-            f = frame
+            f: BodyFrame | None = frame
         else:
-            f = body_frame(mask, ctx.spacing2, ctx.anterior, frame.w) if frame.inferior_mid is not None else None
-            if f is None:
-                continue
-        body = largest_component(mask)
-        box = crop_box(body, 2)
-        if box is None:
+            mask = largest_component(ctx.labels[k] == label)
+            if sacrum:
+                f = endplate_frame(mask, discs[k], ctx.spacing2, ctx.anterior)
+            else:
+                f = body_frame(mask, ctx.spacing2, ctx.anterior, frame.w)
+        if f is None or f.truncated:
             continue
-        shifted = replace(f, origin=f.origin - box_offset(box, ctx.spacing2))
-        depth = marrow.endplate_defect_depth(ctx.image[k][box], shifted, body[box], ctx.spacing2, endplate)
-        best = max(best, depth)
-    return best
+        reading = endplate_defects.defect_on_slice(discs[k], f, ctx.spacing2, endplate)
+        if reading.depth_mm > best.depth_mm:
+            best, at = reading, int(k)
+    return best, at
 
 
 def _t1_slice(ctx: _Context, k: int) -> NDArray[np.float64] | None:

@@ -1,4 +1,4 @@
-"""Endplate marrow signal (Modic changes) and endplate defects next to one disc.
+"""Endplate marrow signal (Modic changes) next to one disc.
 
 A Modic change is a band of altered marrow under an endplate, starting at the endplate and usually
 from the anterior part of the body. Its signal against the body's own marrow (far from the endplates)
@@ -6,9 +6,7 @@ says whether something changed; only the pair of contrasts says what: type I is 
 (oedema), type II T1-bright and T2 iso-to-bright (fat), type III dark on both (sclerosis) (Modic et al.,
 Radiology 1988). From T2 alone the type is ambiguous, so only "marrow change present/absent" is read.
 
-An endplate defect (Schmorl node) is disc material pushed into the body through the endplate, ringed by
-sclerotic bone: on T2 a dark-rimmed notch below the endplate line. It is searched on every slice the
-body spans, because a node sits anywhere across the endplate's width.
+Endplate defects (Schmorl nodes) are read from the label map by :mod:`pipeline.grading.endplate`.
 """
 
 from __future__ import annotations
@@ -17,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage
 
 from pipeline.grading.geometry import BodyFrame
 from pipeline.grading.plane import pixel_points
@@ -107,56 +104,3 @@ def modic_type(t2: EndplateSignal, t1: EndplateSignal, bright: float, dark: floa
         if r2 < dark:
             return "III"
     return "0"
-
-
-def endplate_defect_depth(
-    image: NDArray[np.floating],
-    frame: BodyFrame,
-    mask: NDArray[np.bool_],
-    spacing: tuple[float, float],
-    endplate: str,
-    dark_fraction: float = 0.45,
-) -> float:
-    """Deepest reach (mm below the endplate line) of a dark-rimmed notch under one endplate on a slice.
-
-    Pixels of the body darker than ``dark_fraction`` of its reference marrow, connected to the endplate
-    band, within the central 80 % of the AP length; their largest depth under the endplate line. A
-    normal cortical endplate is ~1 mm deep; the sclerotic rim of a node reaches 3-6 mm."""
-    points = pixel_points(mask, spacing)
-    jj, ii = np.nonzero(mask)
-    if points.size == 0:
-        return 0.0
-    dv = (points - frame.origin) @ frame.v
-    dw = (points - frame.origin) @ frame.w
-    central = (dv >= frame.posterior + 0.1 * frame.depth) & (dv <= frame.anterior - 0.1 * frame.depth)
-    if endplate == "superior":
-        line = frame.superior_posterior + (dv - frame.posterior) / max(frame.depth, 1e-6) * (
-            frame.superior_anterior - frame.superior_posterior
-        )
-        depth = line - dw
-    else:
-        if frame.inferior_posterior is None or frame.inferior_anterior is None:
-            return 0.0
-        line = frame.inferior_posterior + (dv - frame.posterior) / max(frame.depth, 1e-6) * (
-            frame.inferior_anterior - frame.inferior_posterior
-        )
-        depth = dw - line
-    signal = endplate_signal(image, frame, mask, spacing, endplate)
-    if signal is None or signal.reference <= 0:
-        return 0.0
-    values = image[jj, ii]
-    dark = central & (values < dark_fraction * signal.reference) & (depth <= 8.0)
-    if not dark.any():
-        return 0.0
-    dark_map = np.zeros(mask.shape, dtype=bool)
-    dark_map[jj[dark], ii[dark]] = True
-    labelled, _ = ndimage.label(dark_map, structure=np.ones((3, 3), dtype=bool))
-    depth_map = np.full(mask.shape, np.nan)
-    depth_map[jj, ii] = depth
-    best = 0.0
-    for lab in np.unique(labelled[labelled > 0]):
-        member = labelled == lab
-        d = depth_map[member]
-        if np.nanmin(d) <= 1.5:  # touches the endplate
-            best = max(best, float(np.nanmax(d)))
-    return best

@@ -37,6 +37,12 @@ class Spec:
     canal_width: float = 20.0
     herniation: float = 0.0
     """Depth (mm) of a posterior bump of disc material beyond the wall line, at mid-disc height."""
+    notch_upper: float = 0.0
+    """Depth (mm) of a disc-filled notch (a Schmorl node) in the upper body's inferior endplate."""
+    notch_lower: float = 0.0
+    """... in the lower body's superior endplate."""
+    notch_width: float = 8.0
+    """AP and lateral width (mm) of the notches: half-ellipsoids centred at mid-depth, mid-width."""
     tilt_deg: float = 0.0
     """Rotation of the anatomy in the sagittal plane (lordosis)."""
     shift_s: float = 0.0
@@ -95,11 +101,20 @@ def build(
     labels[disc] = disc_label(spec.upper)
     labels[lower] = VERTEBRA_LABELS[spec.lower] if spec.lower != "S1" else 26
     labels[upper] = VERTEBRA_LABELS[spec.upper]
+    half_w = spec.notch_width / 2
+    notches = np.zeros(shape, dtype=bool)
+    plates = ((spec.notch_upper, upper, hd / 2, spec.slip), (spec.notch_lower, lower, -hd / 2, 0.0))
+    for depth, body, plate, centre in plates:
+        if depth > 0:
+            lateral = ((a - centre) / half_w) ** 2 + (x / half_w) ** 2
+            notches |= body & (lateral + ((s - plate) / depth) ** 2 <= 1)
+    labels[notches] = disc_label(spec.upper)
     image[canal] = 1000.0
     image[disc] = 250.0
     nucleus = disc & (np.abs(a - 0.5 * spec.slip) < 0.3 * spec.depth) & (np.abs(s) < 0.3 * hd)
     image[nucleus] = 800.0
     image[lower | upper] = 450.0
+    image[notches] = 250.0
     volume = Volume(image, spacing, direction, origin, contrast)
     return volume, labels
 

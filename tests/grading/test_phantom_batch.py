@@ -44,3 +44,8 @@ def test_herniation_and_pfirrmann_agree_with_truth(figures: dict[str, float]) ->
     assert figures["pfirrmann_within_one"] >= 95.0
     assert figures["pfirrmann_exact"] >= 65.0
     assert not np.isnan(figures["pfirrmann_exact"])
+
+
+def test_endplate_defects_agree_with_truth(figures: dict[str, float]) -> None:
+    assert figures["endplate_defect_specificity"] >= 95.0
+    assert figures["endplate_defect_exact"] >= 95.0
