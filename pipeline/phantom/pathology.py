@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-from pipeline.phantom.layout import Spine
+from pipeline.phantom.layout import Spine, Vertebra, disc_frame
 
 HERNIATION_CLASSES = ("none", "bulge", "protrusion", "extrusion")
 
@@ -130,5 +131,22 @@ def apply_after_build(
                 radius = float(rng.uniform(2.5, 5.5))
                 u = float(rng.uniform(-0.25, 0.25) * vertebra.width)
                 v = float(rng.uniform(-0.2, 0.25) * vertebra.depth)
+                u = _off_centre_lines(vertebra, u, radius, disc_frame(upper, lower)[0])
                 endplate.schmorl = (u, v, radius)
                 endplate.schmorl_grade = int(grade)
+
+
+NODE_CLEARANCE_MM = 4.5
+"""Lateral distance kept between a Schmorl node and the mid-sagittal lines the heights are measured on:
+half the widest slice spacing (6.5 mm) and 1.25 mm for an oblique slab."""
+
+
+def _off_centre_lines(vertebra: Vertebra, u: float, radius: float, disc_centre: NDArray[np.float64]) -> float:
+    """The node's lateral position moved out, where needed, so that the node (disc material, labelled as
+    the disc) crosses neither the body's own axis nor the disc's centre line, nor the slice a grader
+    measures them on: the disc and body heights (truth and graded) stay endplate to endplate. Nodes stay
+    as common off the midline as before; kept within the endplate of a small body."""
+    centre_u = float(vertebra.frame[:, 0] @ (disc_centre - vertebra.centre))
+    side = 1.0 if u >= 0 else -1.0
+    needed = max(0.0, side * centre_u) + radius + NODE_CLEARANCE_MM
+    return side * min(max(abs(u), needed), max(0.5 * vertebra.width - 0.5 * radius, abs(u)))

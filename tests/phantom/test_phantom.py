@@ -253,7 +253,7 @@ def test_pfirrmann_grades_darken_the_nucleus_on_t2() -> None:
 
 def test_a_schmorl_node_is_disc_material_reaching_into_the_body() -> None:
     """A node is labelled as its disc, as deep into the body as its radius (2.5-5.5 mm) beyond the
-    endplate surface; without a node the disc's label stops at the endplate."""
+    endplate surface, lateral of the midline; without a node the disc's label stops at the endplate."""
     levels = ("T12/L1", "L1/L2", "L2/L3", "L3/L4", "L4/L5", "L5/S1")
     force = {level: {"endplate_defect_upper": False, "endplate_defect_lower": False} for level in levels}
     force["L2/L3"]["endplate_defect_lower"] = True
@@ -277,6 +277,7 @@ def test_a_schmorl_node_is_disc_material_reaching_into_the_body() -> None:
 
     node = next(v for v in case.spine.vertebrae if v.name == "L3").superior.schmorl
     assert node is not None and discs["L2/L3"]["endplate_defect_lower"]
+    assert abs(node[0]) >= node[2] + 4.5 - 0.5  # off the midline, where heights are measured
     assert reach("L2/L3", "L3", 1.0) >= node[2] - 1.0  # the concavity and a 1 mm pixel at most
     for level, upper, lower in (("L1/L2", "L1", "L2"), ("L3/L4", "L3", "L4"), ("L4/L5", "L4", "L5")):
         assert reach(level, upper, -1.0) < 1.3 and reach(level, lower, 1.0) < 1.3, level  # the concavity
