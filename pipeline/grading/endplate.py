@@ -47,7 +47,7 @@ MAX_WIDTH_SHARE = 0.6
 """A depression wider than this share of the endplate is no focal defect."""
 RUN_MM = 0.5
 """Columns deeper than the baseline by more than this belong to a depression (pixel staircase stays under)."""
-SLAB_SHARE = 0.7
+SLAB_SHARE = 0.5
 """Slices where the disc's sagittal area is at least this share of its largest make the searched slab."""
 
 
