@@ -227,6 +227,8 @@ def grade_short_text(name: str, value: str | None) -> str:
         "extrusion": "extr",
         "anterior": "ant",
         "posterior": "post",
+        "anterolisthesis": "ant",
+        "retrolisthesis": "retro",
         "present": "yes",
         "absent": "no",
     }

@@ -45,6 +45,7 @@ TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("Canal", "canal_stenosis"),
     ("Hern", "herniation"),
     ("Modic", "modic"),
+    ("Endpl", "endplate_defect"),
 )
 
 
@@ -161,8 +162,9 @@ def _grade_cell(level: LevelFindings, key: str) -> str:
         if direction and direction not in ("none", "n/a") and grade not in ("0", "n/a"):
             return f"{grade} {direction}"
         return grade
-    if key == "modic":
-        upper, lower = text("modic_upper"), text("modic_lower")
+    if key in ("modic", "endplate_defect"):
+        # Upper/lower endplate of the level in one cell, as the SR reports them.
+        upper, lower = text(f"{key}_upper"), text(f"{key}_lower")
         if upper is None and lower is None:
             return "-"
         if upper == lower == "n/a":

@@ -121,3 +121,21 @@ def test_crowded_labels_spread_apart_but_stay_near_and_inside() -> None:
     assert abs(sum(ys[:3]) / 3 - 101.0) < 1e-9  # a crowded group stays centred on its structures
     edge = spread_labels([5.0, 6.0, 495.0, 496.0], 15.0, 10.0, 500.0)
     assert min(edge) >= 10.0 and max(edge) <= 500.0
+
+
+def test_grade_table_shows_endplate_defects_upper_and_lower_as_the_sr_does() -> None:
+    from dicomnode.results.picture import TABLE_COLUMNS, _grade_cell
+    from pipeline.result import Grade, LevelFindings
+
+    level = LevelFindings(
+        "L4/L5",
+        labels.disc_label("L4"),
+        "L4",
+        "L5",
+        grades=[Grade("endplate_defect_upper", "present"), Grade("endplate_defect_lower", "absent")],
+    )
+    assert ("Endpl", "endplate_defect") in TABLE_COLUMNS
+    assert _grade_cell(level, "endplate_defect") == "yes/no"
+    off = LevelFindings("L4/L5", labels.disc_label("L4"), "L4", "L5", grades=[
+        Grade("endplate_defect_upper", None), Grade("endplate_defect_lower", None)])  # fmt: skip
+    assert _grade_cell(off, "endplate_defect") == "n/a"
