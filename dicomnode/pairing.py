@@ -29,11 +29,13 @@ from sqlalchemy.orm import Session
 from dicomnode.routing import parse_orientation, plane_of
 from dicomnode.series_loader import LoadedSeries
 from storage.models import Instance, Series, SeriesState
-from storage.queue import instance_digest
+from storage.queue import series_digest
 
 PAIRED_CONTRASTS = frozenset({"T2", "STIR"})
 """Contrasts whose analysis looks for a T1 companion (the grading types Modic on T2 + T1)."""
 COMPANION_CONTRAST = "T1"
+USED_NOTE = "T1 series of the same study and frame of reference used for Modic typing"
+"""findings.json's ``t1_companion_note`` when a T1 was used (worker and ``dicomnode process`` alike)."""
 
 
 @dataclass(frozen=True)
@@ -97,10 +99,7 @@ def pair(session: Session, series: Series) -> Pairing:
     if not ranked:
         return Pairing(None, waiting)
     slices, _, _, best = max(ranked, key=lambda item: item[:3])
-    rows = session.execute(
-        select(Instance.sop_instance_uid, Instance.sha256).where(Instance.series_id == best.id)
-    ).all()
-    digest = instance_digest((r[0], r[1]) for r in rows)
+    digest, _ = series_digest(session, best.id)
     return Pairing(Companion(best.id, best.series_uid, best.series_number, digest, slices), waiting)
 
 

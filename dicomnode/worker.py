@@ -87,7 +87,7 @@ class JobRunner:
         """The job's T1 companion as a LoadedSeries (or None) and one line for findings.json saying
         which series it is or why there is none. A T1 that cannot be used never fails the job: the
         analysis runs on the T2 alone and reports Modic typing as not assessed."""
-        from dicomnode.pairing import companion_problem, wants_companion
+        from dicomnode.pairing import USED_NOTE, companion_problem, wants_companion
         from dicomnode.series_loader import SeriesLoadError, load_series
         from storage.queue import instance_digest
 
@@ -123,7 +123,7 @@ class JobRunner:
         with self.db.session() as session:
             record_event(session, "companion_used", detail, series_id=job.series_id, job_id=job.id)
         log.info("job %d: %s", job.id, detail)
-        return t1, "T1 series of the same study and frame of reference used for Modic typing"
+        return t1, USED_NOTE
 
     def _write_dataset(self, folder: Path, dataset: Any) -> OutputFile:
         from dicomnode.results.build import output_kind

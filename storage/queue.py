@@ -37,6 +37,14 @@ def instance_digest(rows: Iterable[tuple[str, str]]) -> str:
     return digest.hexdigest()
 
 
+def series_digest(session: Session, series_id: int) -> tuple[str, int]:
+    """:func:`instance_digest` of a series' instances as the index holds them now, and their count."""
+    rows = session.execute(
+        select(Instance.sop_instance_uid, Instance.sha256).where(Instance.series_id == series_id)
+    ).all()
+    return instance_digest((r[0], r[1]) for r in rows), len(rows)
+
+
 def job_key(series_uid: str, digest: str, pipeline_version: str) -> str:
     """series UID + digest of the instance set + pipeline version (output UIDs derive from it)."""
     return f"{series_uid}:{digest[:32]}:{pipeline_version}"
@@ -89,10 +97,7 @@ class JobQueue:
                        companion_label: str = "", quiet: bool = False) -> Job | None:
         """Queue a job for the series' current instance set (and T1 companion, if given); None if that
         exact job exists already (recorded as an event unless ``quiet``)."""
-        rows = session.execute(
-            select(Instance.sop_instance_uid, Instance.sha256).where(Instance.series_id == series.id)
-        ).all()
-        digest = instance_digest((r[0], r[1]) for r in rows)
+        digest, count = series_digest(session, series.id)
         key = job_key(series.series_uid, paired_digest(digest, companion_digest), pipeline_version)
         series.state = SeriesState.queued
         if session.scalar(select(Job.id).where(Job.job_key == key)) is not None:
@@ -105,7 +110,7 @@ class JobQueue:
             job_key=key,
             series_id=series.id,
             instance_digest=digest,
-            instance_count=len(rows),
+            instance_count=count,
             companion_series_id=companion_series_id,
             companion_digest=companion_digest,
             pipeline_version=pipeline_version,
@@ -114,7 +119,7 @@ class JobQueue:
         )
         session.add(job)
         session.flush()
-        detail = f"{len(rows)} instances" + (f"; T1 companion {companion_label}" if companion_label else "")
+        detail = f"{count} instances" + (f"; T1 companion {companion_label}" if companion_label else "")
         record_event(session, "job_queued", detail, series_id=series.id, job_id=job.id)
         return job
 

@@ -23,7 +23,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from dicomnode.commands.common import console, fail
-from dicomnode.pairing import PAIRED_CONTRASTS, companion_problem, findings_document
+from dicomnode.pairing import PAIRED_CONTRASTS, USED_NOTE, companion_problem, findings_document
 from dicomnode.results.build import build_outputs, output_kind
 from dicomnode.results.settings import ResultSettings
 from dicomnode.series_loader import LoadedSeries, SeriesLoadError, load_series
@@ -108,7 +108,7 @@ def _load_companion(loaded: LoadedSeries, t1: Path | None) -> tuple[LoadedSeries
     problem = companion_problem(loaded, companion)
     if problem is not None:
         raise fail(f"--t1 {t1}: {problem}", 2)
-    return companion, "T1 series of the same study and frame of reference used for Modic typing"
+    return companion, USED_NOTE
 
 
 def write_outputs(outputs: list, analysis: SpineAnalysis, out: Path,
