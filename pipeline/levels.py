@@ -18,7 +18,10 @@ told apart. So the rules are:
 * neither in view (a mid-thoracic field of view): names are a best guess from the one thing left,
   the position of the lowest vertebra in the image, and always flagged uncertain;
 * a gap between two neighbours much larger (a missed vertebra) or smaller (a doubled one) than the
-  typical spacing makes the naming uncertain too, because every name past that gap could be off by one.
+  typical spacing makes the naming uncertain too, because every name past that gap could be off by one;
+* a gap about two or three spacings wide is counted as one or two vertebrae the segmentation missed,
+  so the names past it skip their levels instead of all moving up by one (the network misses a small
+  cervical body, or leaves C3 inside the C2 component, far more often than a spine has a real gap).
 
 So "certain" means one thing only: two independent anchors agree on the count (C2 and the sacrum with
 exactly 22 mobile vertebrae between them, evenly spaced). The issue's rule is that the naming is never
@@ -97,6 +100,44 @@ def _spacing_irregular(centers: NDArray[np.float64]) -> list[str]:
     return problems
 
 
+#: A gap is a missed vertebra from this many typical spacings beyond its expected length (1 between two
+#: bodies, 1.5 from the C2 centroid, which its dens lifts, to C3's).
+_MISSED_FROM = 0.7
+
+
+def _missed_in_gaps(centers: NDArray[np.float64], c2: int | None, sacrum: int | None) -> NDArray[np.int_]:
+    """How many vertebrae the segmentation probably missed in each gap ``i -> i + 1``.
+
+    Each gap is compared with the median of the ordinary gaps around it (vertebrae grow from C3 to L5,
+    so a global median is unfair). Gaps that say nothing about a missing body are never counted: the
+    one above C2 (C1 sits on the dens) and the one into the sacrum (its centre lies far below S1's
+    endplate).
+    """
+    n = len(centers)
+    missed = np.zeros(max(n - 1, 0), dtype=np.int_)
+    if n < 4:
+        return missed
+    d = np.linalg.norm(np.diff(centers, axis=0), axis=1)
+    expected = np.ones(n - 1)
+    usable = np.ones(n - 1, dtype=bool)
+    if c2 is not None:
+        usable[:c2] = False
+        if c2 < n - 1:
+            expected[c2] = 1.5
+    if sacrum is not None:
+        usable[sacrum - 1 :] = False
+    ordinary = usable & (expected == 1.0)
+    for i in np.nonzero(usable)[0]:
+        neigh = [j for j in range(i - 3, i + 4) if j != i and 0 <= j < n - 1 and ordinary[j]]
+        if len(neigh) < 2:
+            continue
+        ref = float(np.median(d[neigh]))
+        ratio = d[i] / ref
+        if ratio > expected[i] + _MISSED_FROM:
+            missed[i] = max(1, int(ratio - expected[i] + 0.5))
+    return missed
+
+
 def _region(names: Sequence[str]) -> str:
     groups = {n[0] for n in names if n and n[0] in "CTL"} | ({"S"} if "S1" in names else set())
     if "C" in groups and ("L" in groups or "S" in groups):
@@ -134,6 +175,12 @@ def name_vertebrae(
     first = c2 if c2 is not None else 0
     last = sacrum if sacrum is not None else n
     warnings = _spacing_irregular(centers[first:last])
+    missed = _missed_in_gaps(centers, c2, sacrum)
+    if missed.any():
+        warnings.append(
+            f"counted {int(missed.sum())} vertebra(e) the segmentation missed in wide gap(s): names past a gap "
+            "skip its level(s)"
+        )
     names: list[str] = ["?"] * n
     anchors: list[str] = []
     transitional: str | None = None
@@ -149,7 +196,19 @@ def name_vertebrae(
 
     if sacrum is not None and c2 is not None:
         between = sacrum - c2 - 1
-        if between == _EXPECTED_BETWEEN_C2_AND_SACRUM:
+        gaps = missed[c2 : sacrum - 1]
+        middle = (c2 + sacrum + 1) // 2
+        if gaps.any():
+            # An estimated number of missed vertebrae cannot confirm a count (nor find an L6): name
+            # each side of the widest gap from its own anchor, since the gap is where the doubt is.
+            seq = []
+            certain = False
+            middle = c2 + 1 + int(np.argmax(gaps))
+            warnings.append(
+                f"{between} vertebrae found between C2 and the sacrum, about {int(gaps.sum())} more missed: "
+                "named down from C2 above the widest gap and up from the sacrum below it"
+            )
+        elif between == _EXPECTED_BETWEEN_C2_AND_SACRUM:
             seq = list(_PRESACRAL[_PRESACRAL.index("C3") :])
         elif between == _EXPECTED_BETWEEN_C2_AND_SACRUM + 1:
             seq = [*_PRESACRAL[_PRESACRAL.index("C3") :], "L6"]
@@ -171,19 +230,17 @@ def name_vertebrae(
             certain = False
             warnings.append(f"{between} vertebrae between C2 and the sacrum, expected 22: count uncertain")
         if seq:
-            for k, name in enumerate(seq):
-                names[c2 + 1 + k] = name
+            _count_down_from_c2(names, c2, sacrum, seq=seq)
         else:
-            # Name each half from its own anchor; the middle is where the count went wrong.
-            middle = (c2 + sacrum + 1) // 2
-            _count_down_from_c2(names, c2, middle)
-            _count_up_from_sacrum(names, sacrum, stop=middle - 1)
+            # Name each side from its own anchor; the middle is where the count went wrong.
+            _count_down_from_c2(names, c2, middle, missed)
+            _count_up_from_sacrum(names, sacrum, stop=middle - 1, missed=missed)
         names[sacrum] = "S1"
         _name_above_c2(names, c2, warnings)
         names[c2] = "C2"
     elif sacrum is not None:
         names[sacrum] = "S1"
-        _count_up_from_sacrum(names, sacrum, stop=-1)
+        _count_up_from_sacrum(names, sacrum, stop=-1, missed=missed)
         certain = False
         warnings.append(
             "numbered from the sacrum assuming 5 lumbar vertebrae (no C2 in view to confirm the count): "
@@ -192,11 +249,11 @@ def name_vertebrae(
     elif c2 is not None:
         names[c2] = "C2"
         _name_above_c2(names, c2, warnings)
-        _count_down_from_c2(names, c2, n)
+        _count_down_from_c2(names, c2, n, missed)
         certain = False
         warnings.append("numbered down from C2 (no sacrum in view to confirm the count)")
     else:
-        return _unanchored(kinds, centers, warnings)
+        return _unanchored(kinds, centers, warnings, missed)
 
     if any("missing" in w or "doubled" in w for w in warnings):
         certain = False
@@ -206,20 +263,35 @@ def name_vertebrae(
     return Naming(names, certain, tuple(anchors), _region(names), warnings, transitional, basis)
 
 
-def _count_up_from_sacrum(names: list[str], sacrum: int, stop: int) -> None:
+def _count_up_from_sacrum(
+    names: list[str], sacrum: int, stop: int, missed: NDArray[np.int_] | None = None
+) -> None:
+    """Name the candidates above the sacrum L5, L4, ... up to (not including) ``stop``, skipping the levels
+    of vertebrae missed in a gap."""
     seq = _PRESACRAL[::-1]  # L5, L4, ..., C1
-    for k, i in enumerate(range(sacrum - 1, stop, -1)):
+    k = 0
+    for i in range(sacrum - 1, stop, -1):
         if names[i] != "?" and names[i] != "Co":
             break
         names[i] = seq[k] if k < len(seq) else "?"
+        k += 1 + (int(missed[i - 1]) if missed is not None and i >= 1 else 0)
 
 
-def _count_down_from_c2(names: list[str], c2: int, stop: int) -> None:
-    seq = _PRESACRAL[_PRESACRAL.index("C3") :]
-    for k, i in enumerate(range(c2 + 1, stop)):
+def _count_down_from_c2(
+    names: list[str],
+    c2: int,
+    stop: int,
+    missed: NDArray[np.int_] | None = None,
+    seq: Sequence[str] | None = None,
+) -> None:
+    """Name the candidates below C2 C3, C4, ... (or ``seq``) down to ``stop``, skipping missed levels."""
+    seq = seq if seq is not None else _PRESACRAL[_PRESACRAL.index("C3") :]
+    k = int(missed[c2]) if missed is not None and c2 < len(missed) else 0
+    for i in range(c2 + 1, stop):
         if names[i] != "?":
             break
         names[i] = seq[k] if k < len(seq) else "?"
+        k += 1 + (int(missed[i]) if missed is not None and i < len(missed) else 0)
 
 
 def _name_above_c2(names: list[str], c2: int, warnings: list[str]) -> None:
@@ -229,7 +301,9 @@ def _name_above_c2(names: list[str], c2: int, warnings: list[str]) -> None:
         warnings.append(f"{c2} structures above C2, expected at most C1")
 
 
-def _unanchored(kinds: Sequence[str], centers: NDArray[np.float64], warnings: list[str]) -> Naming:
+def _unanchored(
+    kinds: Sequence[str], centers: NDArray[np.float64], warnings: list[str], missed: NDArray[np.int_] | None = None
+) -> Naming:
     """No usable anchor: name by assuming the lowest vertebra is T12 ... never certain.
 
     A field of view with neither sacrum nor C2 is thoracic (or thoracolumbar cut above the sacrum);
@@ -238,7 +312,9 @@ def _unanchored(kinds: Sequence[str], centers: NDArray[np.float64], warnings: li
     n = len(kinds)
     names = ["?"] * n
     seq = _PRESACRAL[: _PRESACRAL.index("T12") + 1][::-1]
-    for k, i in enumerate(range(n - 1, -1, -1)):
+    k = 0
+    for i in range(n - 1, -1, -1):
         names[i] = seq[k] if k < len(seq) else "?"
+        k += 1 + (int(missed[i - 1]) if missed is not None and i >= 1 else 0)
     msgs = [*warnings, "no sacrum or C2 in view: level names are a guess (assumed the lowest is T12)"]
     return Naming(names, False, (), "thoracic" if n else "unknown", msgs)

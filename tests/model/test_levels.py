@@ -147,3 +147,37 @@ def test_the_reader_is_told_what_the_names_rest_on() -> None:
     assert "sacrum assuming 5 lumbar" in QualityControl(False, naming_basis="sacrum").naming_statement
     assert "down from C2" in QualityControl(False, naming_basis="C2").naming_statement
     assert "guess" in QualityControl(False).naming_statement
+
+
+def test_a_vertebra_missed_between_two_bodies_skips_its_level() -> None:
+    """A body the segmentation missed leaves a gap two spacings wide: the names above it skip a level
+    instead of all moving down by one (and the naming is still not certain)."""
+    _kinds, centres = chain(["vertebra"] * 7 + ["sacrum"])
+    centres = np.delete(centres, 3, axis=0)  # L2 missed (a body the network did not find)
+    naming = name_vertebrae(["vertebra"] * 6 + ["sacrum"], centres)
+    assert naming.names == ["T11", "T12", "L1", "L3", "L4", "L5", "S1"]
+    assert not naming.certain
+    assert any("missed in wide gap" in w for w in naming.warnings)
+
+
+def test_c3_missed_below_c2_is_counted() -> None:
+    """C2's centroid sits about 1.5 spacings above C3's (the dens lifts it); 2.5 spacings to the next body
+    means C3 is missing, so that body is C4."""
+    step = 16.0
+    centres = np.array([[0.0, 0.0, 0.0]] + [[0.0, 24.0 + step * k, 0.0] for k in range(1, 7)])
+    naming = name_vertebrae(["c2"] + ["vertebra"] * 6, centres)
+    assert naming.names[:3] == ["C2", "C4", "C5"]
+    # The ordinary C2-C3 distance is not a gap.
+    centres = np.array([[0.0, 0.0, 0.0]] + [[0.0, 24.0 + step * k, 0.0] for k in range(6)])
+    assert name_vertebrae(["c2"] + ["vertebra"] * 6, centres).names[:3] == ["C2", "C3", "C4"]
+
+
+def test_a_missed_vertebra_between_both_anchors_splits_the_naming_at_its_gap() -> None:
+    kinds, centres = chain(["c2"] + ["vertebra"] * 22 + ["sacrum"], step=25.0)
+    centres[0, 1] -= 12.5  # the C2 centroid sits half a spacing higher than a plain body's would
+    keep = [i for i in range(len(kinds)) if i != 10]
+    naming = name_vertebrae([kinds[i] for i in keep], centres[keep])
+    assert naming.names[-2] == "L5" and naming.names[1] == "C3"
+    assert naming.names[9:11] == ["T4", "T6"]  # T5 (index 10) was missed
+    assert naming.transitional is None  # an estimated count never finds an L6 or a sacralised L5
+    assert not naming.certain
