@@ -105,7 +105,7 @@ def _components(mask: NDArray[np.bool_], min_voxels: int) -> list[NDArray[np.boo
     # Specks far smaller than the largest components never become bodies: skip them before building
     # full-size masks (a noisy map has hundreds).
     reference = float(np.median(np.sort(sizes)[::-1][:5]))
-    min_voxels = max(min_voxels, int(0.1 * reference))
+    min_voxels = max(min_voxels, int(0.05 * reference))
     slices = ndimage.find_objects(labelled)
     out = []
     for lab, (size, sl) in enumerate(zip(sizes, slices, strict=True), start=1):
@@ -229,7 +229,12 @@ def separate_instances(
             perp = np.array([0.0, -axis[2], axis[1]])
             depth = max(_extent_along(c.points, sp, perp), 1.0)
             by_shape = round(c.height_mm / (0.85 * depth)) if c.height_mm > 1.4 * depth else 1
-            by_size = round(c.height_mm / typical) if c.height_mm > 1.7 * typical else 1
+            # Bodies grow from C3 to L5 (three-fold in a whole-spine view): the reference is the bodies
+            # around this one, the column's median only where it has too few neighbours.
+            near = [cands[j].height_mm for j in range(i - 3, i + 4)
+                    if j != i and 0 <= j < len(cands) and cands[j].kind == "vertebra"]  # fmt: skip
+            local = float(np.median(near)) if len(near) >= 3 else typical
+            by_size = round(c.height_mm / local) if c.height_mm > 1.7 * local else 1
             pieces = max(by_shape, by_size) if c.kind == "vertebra" else 1
             if pieces >= 2:
                 parts = _absorb_slivers(_split_component(c.mask, sp, axis, int(pieces)))
@@ -247,6 +252,11 @@ def separate_instances(
     if not any(c.kind == "c2" for c in cands):
         cands = _mark_c2_at_spine_top(cands, classes, sp, warnings)
     cands = _merge_fragments(cands, sp)
+    # Splitting a component can leave a lateral piece of it (a pedicle, one slice wide) as a body of its own.
+    fragments = [c for i, c in enumerate(cands) if c.kind == "vertebra" and _off_centre_fragment(cands, i)]
+    if fragments:
+        warnings.append(f"ignored {len(fragments)} small piece(s) beside the column")
+        cands = [c for c in cands if not any(c is f for f in fragments)]
     centers = [c.center_mm for c in cands]
     for i, c in enumerate(cands):
         c.height_mm = _extent_along(c.points, sp, _spine_axis(centers, i))
@@ -357,14 +367,20 @@ def _drop_small_and_lateral(
     if len(cands) < 3:
         return cands
     vols = np.array([c.volume_voxels for c in cands], dtype=float)
-    ref = float(np.median(np.sort(vols)[::-1][: min(5, len(vols))]))
+    plain = np.array([c.kind == "vertebra" for c in cands])
+    # C2 (with its dens) and the sacrum are far larger than a body: they would inflate the reference.
+    pool = vols[plain] if plain.sum() >= 3 else vols
+    ref = float(np.median(np.sort(pool)[::-1][: min(5, len(pool))]))
     big = [c for c, v in zip(cands, vols, strict=True) if v >= 0.5 * ref]
     mid_slice = float(np.median([c.center_mm[0] for c in big]))
     keep = []
     for i, (c, v) in enumerate(zip(cands, vols, strict=True)):
         # A body cut by the top or bottom of the image is small for a good reason: kept from 10 %.
         at_edge = rows > 0 and (c.points[:, 1].min() <= 2 or c.points[:, 1].max() >= rows - 3)
-        small = v < (0.1 if at_edge else 0.25) * ref and c.kind == "vertebra"
+        # Judged against the column's large bodies and against its own neighbours, whichever is smaller:
+        # in a cervical view that runs into the thorax, C3 is a quarter of T3 and still a vertebra.
+        local = _neighbour_volume(cands, i)
+        small = v < (0.1 if at_edge else 0.25) * min(ref, local) and c.kind == "vertebra"
         lateral = abs(c.center_mm[0] - mid_slice) > 35.0
         if c.kind == "vertebra" and not at_edge:
             small = small or _off_centre_fragment(cands, i)
@@ -373,6 +389,16 @@ def _drop_small_and_lateral(
     if len(keep) < len(cands):
         warnings.append(f"ignored {len(cands) - len(keep)} small or lateral bone-like component(s)")
     return keep
+
+
+def _neighbour_volume(cands: list[VertebraInstance], i: int) -> float:
+    """Median volume of the plain bodies up to two places above and below candidate ``i`` (inf if none)."""
+    near = [
+        cands[j].volume_voxels
+        for j in (i - 2, i - 1, i + 1, i + 2)
+        if 0 <= j < len(cands) and cands[j].kind == "vertebra"
+    ]
+    return float(np.median(near)) if len(near) >= 2 else np.inf
 
 
 def _off_centre_fragment(cands: list[VertebraInstance], i: int) -> bool:
@@ -449,13 +475,17 @@ def _merge_fragments(cands: list[VertebraInstance], sp: NDArray[np.float64]) -> 
     bodies = [c for c in cands if c.kind == "vertebra"]
     if len(bodies) < 3:
         return cands
-    typical_h = float(np.median([c.height_mm for c in bodies]))
-    typical_v = float(np.median([c.volume_voxels for c in bodies]))
     out = list(cands)
     i = 0
     while i < len(out) - 1:
         a, b = out[i], out[i + 1]
         if a.kind == "vertebra" and b.kind == "vertebra":
+            # Judged against the bodies around the pair, not the whole column: in a whole-spine view two
+            # cervical bodies together are smaller than one lumbar body.
+            around = [c for c in (*out[max(0, i - 2) : i], *out[i + 2 : i + 4]) if c.kind == "vertebra"]
+            ref = around if len(around) >= 2 else bodies
+            typical_h = float(np.median([c.height_mm for c in ref]))
+            typical_v = float(np.median([c.volume_voxels for c in ref]))
             d = float(np.linalg.norm((b.center_mm - a.center_mm)[1:]))
             if a.volume_voxels + b.volume_voxels <= 1.3 * typical_v and d < 0.75 * typical_h:
                 merged = a.mask | b.mask

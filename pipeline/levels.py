@@ -103,20 +103,23 @@ def _spacing_irregular(centers: NDArray[np.float64]) -> list[str]:
 #: A gap is a missed vertebra from this many typical spacings beyond its expected length (1 between two
 #: bodies, 1.5 from the C2 centroid, which its dens lifts, to C3's).
 _MISSED_FROM = 0.7
+#: With a count one short between C2 and the sacrum, a gap this much wider than expected points to a missed
+#: vertebra rather than a sacralised L5.
+_LIKELY_MISSED = 0.4
 
 
-def _missed_in_gaps(centers: NDArray[np.float64], c2: int | None, sacrum: int | None) -> NDArray[np.int_]:
-    """How many vertebrae the segmentation probably missed in each gap ``i -> i + 1``.
+def _gap_excess(centers: NDArray[np.float64], c2: int | None, sacrum: int | None) -> NDArray[np.float64]:
+    """How much longer than expected each gap ``i -> i + 1`` is, in typical spacings (0 where unknown).
 
     Each gap is compared with the median of the ordinary gaps around it (vertebrae grow from C3 to L5,
-    so a global median is unfair). Gaps that say nothing about a missing body are never counted: the
-    one above C2 (C1 sits on the dens) and the one into the sacrum (its centre lies far below S1's
-    endplate).
+    so a global median is unfair); the gap from C2's centroid to C3's is expected 1.5 spacings long (the
+    dens lifts C2's centroid). Gaps that say nothing about a missing body are left at 0: those above C2
+    (C1 sits on the dens) and the one into the sacrum (its centre lies far below S1's endplate).
     """
     n = len(centers)
-    missed = np.zeros(max(n - 1, 0), dtype=np.int_)
+    excess = np.zeros(max(n - 1, 0))
     if n < 4:
-        return missed
+        return excess
     d = np.linalg.norm(np.diff(centers, axis=0), axis=1)
     expected = np.ones(n - 1)
     usable = np.ones(n - 1, dtype=bool)
@@ -129,13 +132,14 @@ def _missed_in_gaps(centers: NDArray[np.float64], c2: int | None, sacrum: int | 
     ordinary = usable & (expected == 1.0)
     for i in np.nonzero(usable)[0]:
         neigh = [j for j in range(i - 3, i + 4) if j != i and 0 <= j < n - 1 and ordinary[j]]
-        if len(neigh) < 2:
-            continue
-        ref = float(np.median(d[neigh]))
-        ratio = d[i] / ref
-        if ratio > expected[i] + _MISSED_FROM:
-            missed[i] = max(1, int(ratio - expected[i] + 0.5))
-    return missed
+        if len(neigh) >= 2:
+            excess[i] = d[i] / float(np.median(d[neigh])) - expected[i]
+    return excess
+
+
+def _missed_in_gaps(excess: NDArray[np.float64]) -> NDArray[np.int_]:
+    """How many vertebrae the segmentation probably missed in each gap (see :func:`_gap_excess`)."""
+    return np.where(excess > _MISSED_FROM, np.maximum(1, (excess + 0.5).astype(np.int_)), 0)
 
 
 def _region(names: Sequence[str]) -> str:
@@ -175,7 +179,8 @@ def name_vertebrae(
     first = c2 if c2 is not None else 0
     last = sacrum if sacrum is not None else n
     warnings = _spacing_irregular(centers[first:last])
-    missed = _missed_in_gaps(centers, c2, sacrum)
+    excess = _gap_excess(centers, c2, sacrum)
+    missed = _missed_in_gaps(excess)
     if missed.any():
         warnings.append(
             f"counted {int(missed.sum())} vertebra(e) the segmentation missed in wide gap(s): names past a gap "
@@ -220,6 +225,13 @@ def name_vertebrae(
                 "23 presacral vertebrae below C2: named a sixth lumbar vertebra L6 (a T13 cannot be "
                 "excluded without ribs)"
             )
+        elif between == _EXPECTED_BETWEEN_C2_AND_SACRUM - 1 and excess[c2 : sacrum - 1].max() > _LIKELY_MISSED:
+            # One short, and one gap clearly wider than its neighbours: a vertebra the segmentation missed
+            # (far more common than a sacralised L5) explains both. Each side is named from its anchor.
+            seq = []
+            certain = False
+            middle = c2 + 1 + int(np.argmax(excess[c2 : sacrum - 1]))
+            warnings.append("21 vertebrae found between C2 and the sacrum and one gap wide: one probably missed")
         elif between == _EXPECTED_BETWEEN_C2_AND_SACRUM - 1:
             seq = list(_PRESACRAL[_PRESACRAL.index("C3") : _PRESACRAL.index("L5")])
             transitional = "sacralised L5"

@@ -63,3 +63,39 @@ def test_a_small_piece_off_the_midline_between_two_bodies_is_not_a_vertebra() ->
     inst = separate_instances(classes, SPACING)
     assert len(inst.vertebrae) == 6
     assert any("small or lateral" in w for w in inst.warnings)
+
+
+def cervicothoracic_column() -> np.ndarray:
+    """Six small cervical bodies (10 rows tall, 12 deep) above five thoracic ones three times their volume,
+    as a whole-spine view shows them: the column's typical body is a thoracic one."""
+    classes = np.zeros((15, 330, 120), np.uint8)
+    row = 10
+    for k in range(11):
+        small = k < 6
+        h, w, sl = (10, 12, slice(5, 10)) if small else (18, 22, slice(3, 12))
+        classes[sl, row : row + h, 50 : 50 + w] = BODY
+        classes[sl, row + h : row + h + (4 if small else 6), 50 : 50 + w] = DISC
+        row += h + (4 if small else 6)
+    return classes
+
+
+def test_small_cervical_bodies_are_judged_against_their_neighbours_not_the_thoracic_ones() -> None:
+    inst = separate_instances(cervicothoracic_column(), SPACING)
+    # Two neighbouring cervical bodies together are smaller than one thoracic body, and closer than
+    # three quarters of its height: judged against the whole column they looked like two halves of one.
+    assert len(inst.vertebrae) == 11
+
+
+def test_a_cervical_body_a_tenth_of_a_lumbar_one_is_not_a_speck() -> None:
+    """In a whole-spine view C3 holds a tenth of L4's voxels: judged against the column's largest bodies it
+    was dropped as a speck before anything else looked at it."""
+    classes = np.zeros((15, 330, 120), np.uint8)
+    row = 10
+    # (slices, rows, columns) per tier: cervical 3 x 8 x 10, thoracic 5 x 12 x 14, lumbar 9 x 16 x 21.
+    tiers = [((6, 9), 8, 10)] * 4 + [((5, 10), 12, 14)] * 3 + [((3, 12), 16, 21)] * 3
+    for (s0, s1), h, w in tiers:
+        classes[s0:s1, row : row + h, 50 : 50 + w] = BODY
+        classes[s0:s1, row + h : row + h + 5, 50 : 50 + w] = DISC
+        row += h + 5
+    inst = separate_instances(classes, SPACING)
+    assert len(inst.vertebrae) == 10

@@ -181,3 +181,16 @@ def test_a_missed_vertebra_between_both_anchors_splits_the_naming_at_its_gap() -
     assert naming.names[9:11] == ["T4", "T6"]  # T5 (index 10) was missed
     assert naming.transitional is None  # an estimated count never finds an L6 or a sacralised L5
     assert not naming.certain
+
+
+def test_one_short_between_both_anchors_with_a_wide_gap_is_a_missed_vertebra_not_a_sacralised_l5() -> None:
+    kinds, centres = chain(["c2"] + ["vertebra"] * 22 + ["sacrum"], step=25.0)
+    centres[0, 1] -= 12.5
+    keep = [i for i in range(len(kinds)) if i != 3]  # C4 missed: the gap C3-C5 is 50 mm, 2 spacings
+    centres = centres[keep]
+    centres[3:, 1] -= 10.0  # ... made narrower so it is not counted as a missed body by itself (1.6 spacings)
+    naming = name_vertebrae([kinds[i] for i in keep], centres)
+    assert naming.transitional is None
+    assert naming.names[-2] == "L5"  # named up from the sacrum below the gap, not shifted as a sacralised L5
+    assert naming.names[1:3] == ["C3", "C4"]  # and down from C2 above it (the missed body's name lost)
+    assert not naming.certain
