@@ -257,6 +257,7 @@ def separate_instances(
     if fragments:
         warnings.append(f"ignored {len(fragments)} small piece(s) beside the column")
         cands = [c for c in cands if not any(c is f for f in fragments)]
+    cands = _absorb_small_pieces(cands, sp, rows=classes.shape[1])
     centers = [c.center_mm for c in cands]
     for i, c in enumerate(cands):
         c.height_mm = _extent_along(c.points, sp, _spine_axis(centers, i))
@@ -492,6 +493,39 @@ def _merge_fragments(cands: list[VertebraInstance], sp: NDArray[np.float64]) -> 
                 out[i : i + 2] = [VertebraInstance("vertebra", merged, _component_stats(merged, sp), 0.0)]
                 continue
         i += 1
+    return out
+
+
+def _absorb_small_pieces(
+    cands: list[VertebraInstance], sp: NDArray[np.float64], rows: int
+) -> list[VertebraInstance]:
+    """Give a piece far smaller than the bodies around it to its nearer neighbour (a body or C2).
+
+    Splitting and the network's own gaps leave pieces of one vertebra (the lower lip of C2, a corner of a
+    body cut off by a bright vein) that are too large to be specks; counted as vertebrae they shift every
+    name below them. A body cut by the top or bottom of the image is small for a good reason and stays,
+    and nothing is given to the sacrum (a small L5 above it is still L5).
+    """
+    out = list(cands)
+    changed = True
+    while changed:
+        changed = False
+        for i, c in enumerate(out):
+            if c.kind != "vertebra" or c.points[:, 1].min() <= 2 or c.points[:, 1].max() >= rows - 3:
+                continue
+            near = [out[j].volume_voxels for j in (i - 2, i - 1, i + 1, i + 2)
+                    if 0 <= j < len(out) and out[j].kind == "vertebra"]  # fmt: skip
+            if len(near) < 2 or c.volume_voxels >= 0.35 * float(np.median(near)):
+                continue
+            options = [j for j in (i - 1, i + 1) if 0 <= j < len(out) and out[j].kind in ("vertebra", "c2")]
+            if not options:
+                continue
+            j = min(options, key=lambda k: float(np.linalg.norm((out[k].center_mm - c.center_mm)[1:])))
+            merged = out[j].mask | c.mask
+            out[j] = VertebraInstance(out[j].kind, merged, _component_stats(merged, sp), 0.0)
+            del out[i]
+            changed = True
+            break
     return out
 
 

@@ -66,16 +66,15 @@ def test_a_small_piece_off_the_midline_between_two_bodies_is_not_a_vertebra() ->
 
 
 def cervicothoracic_column() -> np.ndarray:
-    """Six small cervical bodies (10 rows tall, 12 deep) above five thoracic ones three times their volume,
-    as a whole-spine view shows them: the column's typical body is a thoracic one."""
+    """Four small cervical bodies (10 rows tall, 2-row discs) above seven thoracic ones twice their volume,
+    as a cervicothoracic view shows them: the column's typical body is a thoracic one."""
     classes = np.zeros((15, 330, 120), np.uint8)
     row = 10
     for k in range(11):
-        small = k < 6
-        h, w, sl = (10, 12, slice(5, 10)) if small else (18, 22, slice(3, 12))
-        classes[sl, row : row + h, 50 : 50 + w] = BODY
-        classes[sl, row + h : row + h + (4 if small else 6), 50 : 50 + w] = DISC
-        row += h + (4 if small else 6)
+        h, w, gap = (10, 12, 2) if k < 4 else (18, 15, 5)
+        classes[5:10, row : row + h, 50 : 50 + w] = BODY
+        classes[5:10, row + h : row + h + gap, 50 : 50 + w] = DISC
+        row += h + gap
     return classes
 
 
@@ -84,6 +83,16 @@ def test_small_cervical_bodies_are_judged_against_their_neighbours_not_the_thora
     # Two neighbouring cervical bodies together are smaller than one thoracic body, and closer than
     # three quarters of its height: judged against the whole column they looked like two halves of one.
     assert len(inst.vertebrae) == 11
+
+
+def test_a_piece_of_c2_below_it_is_not_counted_as_c3() -> None:
+    classes = cervical_column()
+    # C2's lower lip (rows 49-51 of the body at rows 40-51) cut off by a one-row band taken for disc: a
+    # quarter of a body, between C2 and C3.
+    classes[2:7, 48, 45:70] = DISC
+    inst = separate_instances(classes, SPACING)
+    assert names(classes)[:3] == ["C2", "C3", "C4"]
+    assert len(inst.vertebrae) == 7
 
 
 def test_a_cervical_body_a_tenth_of_a_lumbar_one_is_not_a_speck() -> None:
