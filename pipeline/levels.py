@@ -103,6 +103,13 @@ def _spacing_irregular(centers: NDArray[np.float64]) -> list[str]:
 #: A gap is a missed vertebra from this many typical spacings beyond its expected length (1 between two
 #: bodies, 1.5 from the C2 centroid, which its dens lifts, to C3's).
 _MISSED_FROM = 0.7
+#: The sacrum's centroid lies 1.1-1.9 body spacings below the last lumbar body's (phantoms, in-plane); from
+#: this many a body is hidden in the sacrum component (L5 coloured as sacrum: 2.2-3.2 on phantoms).
+_SACRUM_GAP = 1.4
+#: Beyond this a checked count is not trusted: an L6 coloured as sacrum leaves an ordinary count of 22.
+_SACRUM_GAP_CERTAIN = 1.9
+#: A checked count needs every gap between C3 and L5 within this many spacings of its neighbours'.
+_REGULAR = 0.25
 #: With a count one short between C2 and the sacrum, a gap this much wider than expected points to a missed
 #: vertebra rather than a sacralised L5.
 _LIKELY_MISSED = 0.4
@@ -113,8 +120,8 @@ def _gap_excess(centers: NDArray[np.float64], c2: int | None, sacrum: int | None
 
     Each gap is compared with the median of the ordinary gaps around it (vertebrae grow from C3 to L5,
     so a global median is unfair); the gap from C2's centroid to C3's is expected 1.5 spacings long (the
-    dens lifts C2's centroid). Gaps that say nothing about a missing body are left at 0: those above C2
-    (C1 sits on the dens) and the one into the sacrum (its centre lies far below S1's endplate).
+    dens lifts C2's centroid), the one into the sacrum :data:`_SACRUM_GAP` (its centroid lies far below
+    S1's endplate). Gaps above C2 say nothing about a missing body (C1 sits on the dens) and stay 0.
     """
     n = len(centers)
     excess = np.zeros(max(n - 1, 0))
@@ -134,7 +141,19 @@ def _gap_excess(centers: NDArray[np.float64], c2: int | None, sacrum: int | None
         neigh = [j for j in range(i - 3, i + 4) if j != i and 0 <= j < n - 1 and ordinary[j]]
         if len(neigh) >= 2:
             excess[i] = d[i] / float(np.median(d[neigh])) - expected[i]
+    if sacrum is not None and sacrum >= 1:
+        above = [j for j in range(sacrum - 4, sacrum - 1) if j >= 0 and ordinary[j]]
+        if len(above) >= 2:
+            excess[sacrum - 1] = d[sacrum - 1] / float(np.median(d[above])) - _SACRUM_GAP
     return excess
+
+
+def sacrum_gap_ratio(centers: NDArray[np.float64], sacrum: int | None) -> float:
+    """Distance from the last body to the sacrum's centroid in spacings of the bodies above (nan if unknown)."""
+    if sacrum is None or sacrum < 3:
+        return float("nan")
+    d = np.linalg.norm(np.diff(centers[max(0, sacrum - 4) : sacrum + 1], axis=0), axis=1)
+    return float(d[-1] / np.median(d[:-1]))
 
 
 def _missed_in_gaps(excess: NDArray[np.float64]) -> NDArray[np.int_]:
@@ -162,10 +181,14 @@ def name_vertebrae(
     """Name vertebra candidates ordered head to feet.
 
     ``kinds`` holds ``"vertebra"``, ``"c2"`` or ``"sacrum"`` per candidate (what the network saw);
-    ``centers_mm`` their centres in any millimetre frame (only distances are used).
+    ``centers_mm`` their centres in millimetres on the working grid ``(slice, row, column)``. Only
+    distances in the sagittal plane are used: two pieces of one vertebra on different slices are a few
+    millimetres apart along the spine, however far apart sideways, and must read as doubled.
     """
     n = len(kinds)
-    centers = np.asarray(centers_mm, dtype=np.float64).reshape(n, -1) if n else np.zeros((0, 3))
+    centers = np.asarray(centers_mm, dtype=np.float64).reshape(n, -1).copy() if n else np.zeros((0, 3))
+    if centers.shape[1] == 3:
+        centers[:, 0] = 0.0
     if n == 0:
         return Naming([], False, (), "unknown", ["no vertebra found"])
     sacrum = next((i for i, k in enumerate(kinds) if k == "sacrum"), None)
@@ -201,7 +224,7 @@ def name_vertebrae(
 
     if sacrum is not None and c2 is not None:
         between = sacrum - c2 - 1
-        gaps = missed[c2 : sacrum - 1]
+        gaps = missed[c2:sacrum]  # the last one: a body hidden in the sacrum component
         middle = (c2 + sacrum + 1) // 2
         if gaps.any():
             # An estimated number of missed vertebrae cannot confirm a count (nor find an L6): name
@@ -269,6 +292,14 @@ def name_vertebrae(
 
     if any("missing" in w or "doubled" in w for w in warnings):
         certain = False
+    if certain and c2 is not None and sacrum is not None and np.abs(excess[c2 + 1 : sacrum - 1]).max() > _REGULAR:
+        # Two errors can cancel in the count (a body missed here, a piece counted twice there): a checked
+        # count also needs every gap between C3 and L5 within a quarter spacing of its neighbours'.
+        certain = False
+        warnings.append("the spacing between C3 and L5 is uneven: the count is not taken as checked")
+    if certain and not sacrum_gap_ratio(centers, sacrum) <= _SACRUM_GAP_CERTAIN:
+        certain = False
+        warnings.append("the sacrum lies far below the last lumbar body: a vertebra may be hidden in it")
     if "?" in names[first:]:  # pieces above C1 (skull base) are left unnamed; they change no count
         certain = False
     basis = " and ".join(anchors[::-1]) if len(anchors) == 2 else anchors[0]
@@ -281,7 +312,7 @@ def _count_up_from_sacrum(
     """Name the candidates above the sacrum L5, L4, ... up to (not including) ``stop``, skipping the levels
     of vertebrae missed in a gap."""
     seq = _PRESACRAL[::-1]  # L5, L4, ..., C1
-    k = 0
+    k = int(missed[sacrum - 1]) if missed is not None and 1 <= sacrum <= len(missed) else 0
     for i in range(sacrum - 1, stop, -1):
         if names[i] != "?" and names[i] != "Co":
             break

@@ -107,8 +107,9 @@ def test_a_gap_in_the_spacing_makes_the_naming_uncertain() -> None:
 def test_sacrum_and_c1_distances_do_not_count_as_gaps() -> None:
     """The sacrum's centre lies far below S1's endplate; C1's ring sits on C2's dens."""
     kinds, centres = chain(["vertebra"] * 6 + ["sacrum"])
-    centres[-1, 1] += 40.0
+    centres[-1, 1] += 20.0  # 1.7 spacings: the sacrum's centroid lies 1.1-1.9 spacings below L5's
     assert not _spacing_warnings(name_vertebrae(kinds, centres))
+    assert name_vertebrae(kinds, centres).names[-2] == "L5"
     kinds, centres = chain(["vertebra", "c2"] + ["vertebra"] * 6, step=18.0)
     centres[0, 1] += 12.0
     assert not _spacing_warnings(name_vertebrae(kinds, centres))
@@ -194,3 +195,41 @@ def test_one_short_between_both_anchors_with_a_wide_gap_is_a_missed_vertebra_not
     assert naming.names[-2] == "L5"  # named up from the sacrum below the gap, not shifted as a sacralised L5
     assert naming.names[1:3] == ["C3", "C4"]  # and down from C2 above it (the missed body's name lost)
     assert not naming.certain
+
+
+def test_a_sacrum_far_below_the_last_body_holds_l5() -> None:
+    """L5 coloured as sacrum (dark discs on STIR or a degenerate real scan): the sacrum component's centroid
+    moves a body further down (2.2-3.2 spacings on phantoms, against 1.1-1.9)."""
+    kinds, centres = chain(["vertebra"] * 6 + ["sacrum"])
+    centres[-1, 1] += 45.0  # 2.5 spacings
+    naming = name_vertebrae(kinds, centres)
+    assert naming.names[-2] == "L4"
+    assert not naming.certain
+
+
+def test_a_count_of_22_with_l6_inside_the_sacrum_is_not_certain() -> None:
+    """An L6 coloured as sacrum leaves the ordinary count; only the sacrum's distance betrays it."""
+    kinds, centres = chain(["c2"] + ["vertebra"] * 22 + ["sacrum"], step=25.0)
+    centres[0, 1] -= 12.5
+    centres[-1, 1] += 25.0  # 2.0 spacings (still named from C2: within the range a checked count allows)
+    naming = name_vertebrae(kinds, centres)
+    assert not naming.certain
+    assert any("hidden" in w for w in naming.warnings)
+
+
+def test_two_pieces_of_one_vertebra_side_by_side_read_as_doubled() -> None:
+    _kinds, centres = chain(["vertebra"] * 6 + ["sacrum"])
+    piece = centres[3] + [30.0, 4.0, 0.0]  # 30 mm to the side, 4 mm lower: the same level
+    naming = name_vertebrae(["vertebra"] * 7 + ["sacrum"], np.insert(centres, 4, piece, axis=0))
+    assert any("doubled" in w for w in naming.warnings)
+
+
+def test_errors_that_cancel_in_the_count_are_not_certain() -> None:
+    """A body missed in the neck and a piece counted twice in the chest still add up to 22."""
+    kinds, centres = chain(["c2"] + ["vertebra"] * 22 + ["sacrum"], step=25.0)
+    centres[0, 1] -= 12.5
+    centres[3:, 1] += 10.0  # a wider gap below C4 (1.4 spacings: not enough to count a missed body)
+    centres[12:, 1] -= 8.0  # and a narrower one lower down
+    naming = name_vertebrae(kinds, centres)
+    assert not naming.certain
+    assert any("uneven" in w for w in naming.warnings)
