@@ -513,9 +513,8 @@ def _absorb_small_pieces(
         for i, c in enumerate(out):
             if c.kind != "vertebra" or c.points[:, 1].min() <= 2 or c.points[:, 1].max() >= rows - 3:
                 continue
-            near = [out[j].volume_voxels for j in (i - 2, i - 1, i + 1, i + 2)
-                    if 0 <= j < len(out) and out[j].kind == "vertebra"]  # fmt: skip
-            if len(near) < 2 or c.volume_voxels >= 0.35 * float(np.median(near)):
+            local = _neighbour_volume(out, i)
+            if not np.isfinite(local) or c.volume_voxels >= 0.35 * local:
                 continue
             options = [j for j in (i - 1, i + 1) if 0 <= j < len(out) and out[j].kind in ("vertebra", "c2")]
             if not options:

@@ -24,7 +24,8 @@ told apart. So the rules are:
   cervical body, or leaves C3 inside the C2 component, far more often than a spine has a real gap).
 
 So "certain" means one thing only: two independent anchors agree on the count (C2 and the sacrum with
-exactly 22 mobile vertebrae between them, evenly spaced). The issue's rule is that the naming is never
+exactly 22 mobile vertebrae between them, evenly spaced, and the sacrum where it should be below the last
+one). The issue's rule is that the naming is never
 wrong when it says it is certain; a single anchor cannot promise that, because transitional anatomy is
 common. :attr:`Naming.basis` says what the names rest on, so a reader sees "counted from the sacrum"
 rather than a bare "uncertain".
@@ -146,14 +147,6 @@ def _gap_excess(centers: NDArray[np.float64], c2: int | None, sacrum: int | None
         if len(above) >= 2:
             excess[sacrum - 1] = d[sacrum - 1] / float(np.median(d[above])) - _SACRUM_GAP
     return excess
-
-
-def sacrum_gap_ratio(centers: NDArray[np.float64], sacrum: int | None) -> float:
-    """Distance from the last body to the sacrum's centroid in spacings of the bodies above (nan if unknown)."""
-    if sacrum is None or sacrum < 3:
-        return float("nan")
-    d = np.linalg.norm(np.diff(centers[max(0, sacrum - 4) : sacrum + 1], axis=0), axis=1)
-    return float(d[-1] / np.median(d[:-1]))
 
 
 def _missed_in_gaps(excess: NDArray[np.float64]) -> NDArray[np.int_]:
@@ -297,7 +290,7 @@ def name_vertebrae(
         # count also needs every gap between C3 and L5 within a quarter spacing of its neighbours'.
         certain = False
         warnings.append("the spacing between C3 and L5 is uneven: the count is not taken as checked")
-    if certain and not sacrum_gap_ratio(centers, sacrum) <= _SACRUM_GAP_CERTAIN:
+    if certain and sacrum is not None and excess[sacrum - 1] + _SACRUM_GAP > _SACRUM_GAP_CERTAIN:
         certain = False
         warnings.append("the sacrum lies far below the last lumbar body: a vertebra may be hidden in it")
     if "?" in names[first:]:  # pieces above C1 (skull base) are left unnamed; they change no count
