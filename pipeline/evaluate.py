@@ -100,6 +100,17 @@ class SeriesScore:
     seconds: float = 0.0
 
 
+def _label_given(pred: NDArray[np.integer], region: NDArray[np.bool_]) -> int:
+    """The vertebra or disc label most of a true structure was given, 0 when it was missed.
+
+    Under :data:`MIN_FOUND` outlined is a miss, not a name: the few voxels a neighbour's outline spills
+    into it (C2's dens into C1's ring) would otherwise decide its "name".
+    """
+    inside = pred[region]
+    inside = inside[(inside > 0) & (inside < L.CANAL)]
+    return int(np.bincount(inside).argmax()) if len(inside) >= MIN_FOUND * int(region.sum()) and len(inside) else 0
+
+
 def _is_disc(lab: NDArray[np.integer]) -> NDArray[np.bool_]:
     return (lab > L.DISC_OFFSET) & (lab < L.DISC_OFFSET + 30)
 
@@ -126,14 +137,8 @@ def score_series(
         region = true == lab
         if region.sum() * voxel_mm3 < MIN_TRUE_MM3 * (0.3 if L.is_disc(lab) else 1.0):
             continue
-        inside = pred[region]
-        inside = inside[inside > 0]
-        inside = inside[(inside < L.CANAL)]
         s.scored += 1
-        # Under a tenth outlined is a miss, not a name: the few voxels a neighbour's outline spills into it
-        # (C2's dens into C1's ring) would otherwise decide its "name".
-        found = len(inside) >= MIN_FOUND * int(region.sum())
-        got = int(np.bincount(inside).argmax()) if found else 0
+        got = _label_given(pred, region)
         if got == lab:
             s.named += 1
         else:
@@ -236,10 +241,7 @@ def score_real(name: str, result: SpineAnalysis, truth: NDArray[np.integer]) -> 
     for lab in np.unique(true):
         if lab == 0:
             continue
-        region = true == lab
-        inside = pred[region]
-        inside = inside[(inside > 0) & (inside < L.CANAL)]
-        got = int(np.bincount(inside).argmax()) if len(inside) >= MIN_FOUND * int(region.sum()) else 0
+        got = _label_given(pred, true == lab)
         s.scored += 1
         if got == lab:
             s.named += 1
