@@ -19,9 +19,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-#: Semantic classes predicted by the network (index = output channel).
-CLASSES: tuple[str, ...] = ("background", "body", "disc", "canal", "cord", "sacrum", "c2", "posterior")
-BACKGROUND, BODY, DISC, CANAL, CORD, SACRUM, C2, POSTERIOR = range(len(CLASSES))
+#: Semantic classes predicted by the network (index = output channel). New classes are appended, so an
+#: older weights file (fewer channels, listed in its sidecar) keeps every index it has.
+CLASSES: tuple[str, ...] = ("background", "body", "disc", "canal", "cord", "sacrum", "c2", "posterior", "c1")
+BACKGROUND, BODY, DISC, CANAL, CORD, SACRUM, C2, POSTERIOR, C1 = range(len(CLASSES))
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class ModelConfig:
             num_classes=int(data["num_classes"]),
             widths=tuple(int(w) for w in data["widths"]),
             spacing_mm=float(data["spacing_mm"]),
-            classes=tuple(data.get("classes", CLASSES)),
+            classes=tuple(data.get("classes", CLASSES[: int(data["num_classes"])])),
         )
 
 

@@ -40,6 +40,7 @@ from pipeline.inference import save_weights
 from pipeline.model import (
     BACKGROUND,
     BODY,
+    C1,
     C2,
     CANAL,
     CLASSES,
@@ -77,6 +78,7 @@ def label_to_class(labels: NDArray[np.integer]) -> NDArray[np.uint8]:
     vert = np.isin(lab, [k for k in L.VERTEBRA_NAMES if k not in (L.SACRUM, L.COCCYX)])
     out[vert] = BODY
     out[lab == L.VERTEBRA_LABELS["C2"]] = C2
+    out[lab == L.VERTEBRA_LABELS["C1"]] = C1
     out[(lab == L.SACRUM) | (lab == L.COCCYX)] = SACRUM
     out[(lab > L.DISC_OFFSET) & (lab < L.DISC_OFFSET + 30)] = DISC
     out[lab == L.CANAL] = CANAL
@@ -111,7 +113,7 @@ class Case:
 
 #: Classes that are small or rare on a slice, and whose mistakes cost most in naming: a crop is centred
 #: on one of them in a share of the phantom samples (``--focus``), as nnU-Net oversamples foreground.
-FOCUS_CLASSES = (C2, SACRUM, CORD)
+FOCUS_CLASSES = (C2, SACRUM, CORD, C1)
 
 
 def focus_index(target: NDArray[np.uint8]) -> dict[int, NDArray[np.intp]]:
@@ -300,10 +302,11 @@ def partial_label_loss(
     valid = target != IGNORE
     if (~partial).any():
         lg, tg, vm = logits[~partial], target[~partial], valid[~partial]
-        ce = F.cross_entropy(lg, tg.clamp(max=len(CLASSES) - 1), weight=class_weights, reduction="none")
+        n = lg.shape[1]
+        ce = F.cross_entropy(lg, tg.clamp(max=n - 1), weight=class_weights, reduction="none")
         losses.append((ce * vm).sum() / vm.sum().clamp(min=1))
         prob = torch.softmax(lg, 1)
-        onehot = F.one_hot(tg.clamp(max=len(CLASSES) - 1), len(CLASSES)).permute(0, 3, 1, 2).float()
+        onehot = F.one_hot(tg.clamp(max=n - 1), n).permute(0, 3, 1, 2).float()
         m = vm[:, None].float()
         inter = (prob * onehot * m).sum((0, 2, 3))
         denom = ((prob + onehot) * m).sum((0, 2, 3))
@@ -325,6 +328,34 @@ def partial_label_loss(
 
 
 # -------------------------------------------------------------------------------------------- train
+
+
+#: A class added to an older network starts as a copy of this one's output, lowered by this many logits:
+#: C1 sits beside C2 and shares its features, and starts out losing to every class it is not yet told from.
+NEW_CLASS_SOURCE = {C1: C2}
+NEW_CLASS_OFFSET = 3.0
+
+
+def widen_head(state: dict[str, torch.Tensor], num_classes: int) -> dict[str, torch.Tensor]:
+    """Weights of an older network with fewer output classes, given the head a network of ``num_classes`` has.
+
+    Why: a fine-tuning stage that adds a class (C1) keeps everything the earlier stages learned; only the
+    new output channel is new. The channel starts from a related class (:data:`NEW_CLASS_SOURCE`), lowered so
+    that the first steps do not take voxels from any class it is not.
+    """
+    weight, bias = state["head.weight"], state["head.bias"]
+    have = weight.shape[0]
+    if have >= num_classes:
+        return state
+    extra_w, extra_b = [], []
+    for cls in range(have, num_classes):
+        source = NEW_CLASS_SOURCE.get(cls, BACKGROUND)
+        extra_w.append(weight[source : source + 1].clone())
+        extra_b.append(bias[source : source + 1].clone() - NEW_CLASS_OFFSET)
+    out = dict(state)
+    out["head.weight"] = torch.cat([weight, *extra_w])
+    out["head.bias"] = torch.cat([bias, *extra_b])
+    return out
 
 
 def train(args: argparse.Namespace) -> dict:
@@ -352,7 +383,7 @@ def train(args: argparse.Namespace) -> dict:
     net = UNet2D(config)
     if args.init:
         payload = torch.load(args.init, map_location="cpu", weights_only=True)
-        net.load_state_dict({k: v.float() for k, v in payload["state_dict"].items()})
+        net.load_state_dict(widen_head({k: v.float() for k, v in payload["state_dict"].items()}, config.num_classes))
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     class_weights = torch.tensor(args.class_weights, dtype=torch.float32) if args.class_weights else None
     n_real = args.batch // 3 if reals and phantoms else (args.batch if reals else 0)
