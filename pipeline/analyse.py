@@ -21,7 +21,7 @@ from pipeline import labels as L
 from pipeline.inference import LoadedModel, get_model
 from pipeline.instances import SpineInstances, separate_instances
 from pipeline.levels import Naming, name_vertebrae
-from pipeline.model import BODY, C2, CANAL, CORD, DISC, SACRUM
+from pipeline.model import BODY, C1, C2, CANAL, CORD, DISC, SACRUM
 from pipeline.preprocess import WorkingGrid, _linear_axis, make_working_grid, working_image
 from pipeline.result import (
     LevelFindings,
@@ -48,7 +48,8 @@ def analyse(volume: Volume, model: LoadedModel | None = None) -> SpineAnalysis:
     probs = model.predict(image)
     classes = probs.argmax(axis=1).astype(np.uint8)
     inst = separate_instances(classes, grid.spacing, disc_probability=probs[:, DISC])
-    naming = name_vertebrae([v.kind for v in inst.vertebrae], [v.center_mm for v in inst.vertebrae])
+    found = inst.vertebrae
+    naming = name_vertebrae([v.kind for v in found], [v.center_mm for v in found], [v.volume_voxels for v in found])
     return assemble(volume, grid, probs, inst, naming, model.version)
 
 
@@ -127,7 +128,7 @@ def assemble(
         v = vert_t[k][np.ix_(r, c)]
         d = disc_t[k][np.ix_(r, c)]
         out = np.zeros(cls.shape, dtype=np.uint8)
-        bone = (cls == BODY) | (cls == C2) | (cls == SACRUM)
+        bone = (cls == BODY) | (cls == C2) | (cls == SACRUM) | (cls == C1)
         out[bone] = v[bone]
         out[cls == DISC] = d[cls == DISC]
         out[cls == CANAL] = L.CANAL

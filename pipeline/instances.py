@@ -22,14 +22,14 @@ from numpy.typing import NDArray
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from pipeline.model import BODY, C2, DISC, SACRUM
+from pipeline.model import BODY, C1, C2, CANAL, CORD, DISC, SACRUM
 
-VertebraKind = Literal["vertebra", "sacrum", "c2"]
+VertebraKind = Literal["vertebra", "sacrum", "c2", "c1"]
 
 
 @dataclass(eq=False)  # identity semantics: instances are compared with `is` and found with `index`
 class VertebraInstance:
-    """One vertebra candidate (a body, the C2 body with its dens, or the sacrum)."""
+    """One vertebra candidate (a body, the C2 body with its dens, the C1 ring, or the sacrum)."""
 
     kind: VertebraKind
     mask: NDArray[np.bool_]
@@ -208,6 +208,8 @@ def separate_instances(
     cands.sort(key=lambda v: v.center_mm[1])
     cands = _drop_small_and_lateral(cands, sp, warnings, rows=classes.shape[1])
     cands = _drop_off_curve(cands, warnings)
+    canal = (classes == CANAL) | (classes == CORD)
+    cands = _drop_beside_column(cands, canal, sp, warnings)
     cands = _drop_misplaced_anchors(cands, warnings)
 
     # Heights along the local spine direction, then split components that hold several bodies.
@@ -252,6 +254,8 @@ def separate_instances(
     if not any(c.kind == "c2" for c in cands):
         cands = _mark_c2_at_spine_top(cands, classes, sp, warnings)
     cands = _merge_fragments(cands, sp)
+    cands = _add_atlas(cands, classes == C1, sp, min_vox, warnings)
+    cands = _drop_beside_column(cands, canal, sp, warnings)
     # Splitting a component can leave a lateral piece of it (a pedicle, one slice wide) as a body of its own.
     fragments = [c for i, c in enumerate(cands) if c.kind == "vertebra" and _off_centre_fragment(cands, i)]
     if fragments:
@@ -264,6 +268,46 @@ def separate_instances(
 
     discs = _assign_discs(classes == DISC, cands, sp, min_vox // 8 + 1)
     return SpineInstances(cands, discs, warnings)
+
+
+#: C1-class voxels within this distance (sagittal plane) of the largest C1 piece belong to the same ring.
+_ATLAS_RING_MM = 35.0
+#: C2 lies right below C1: the first body whose centre is within this distance of C1's is taken for C2.
+_ATLAS_TO_AXIS_MM = 45.0
+
+
+def _add_atlas(
+    cands: list[VertebraInstance], c1_mask: NDArray[np.bool_], sp: NDArray[np.float64], min_vox: int,
+    warnings: list[str],
+) -> list[VertebraInstance]:
+    """Put C1 (the atlas, its own network class) on top of the column, and read C2 from it where needed.
+
+    Why added last: C1 has no body, so none of the body rules (sizes, spacing, splits) apply to it; its
+    ring shows in a sagittal slice as an anterior and a posterior arch, two pieces, gathered here into
+    one. It counts for nothing in the naming except that the vertebra right below it is C2: a second way
+    to find the top of the column when the C2 class was not seen.
+    """
+    if not c1_mask.any():
+        return cands
+    comps = _components(c1_mask, max(1, min_vox // 4))
+    if not comps:
+        return cands
+    comps.sort(key=lambda m: -int(m.sum()))
+    main = _component_stats(comps[0], sp)
+    ring = [m for m in comps if np.linalg.norm((_component_stats(m, sp) - main)[1:]) <= _ATLAS_RING_MM]
+    mask = np.logical_or.reduce(ring)
+    atlas = VertebraInstance("c1", mask, _component_stats(mask, sp), 0.0)
+    above = [c for c in cands if c.center_mm[1] <= atlas.center_mm[1]]
+    below = next((c for c in cands if c.center_mm[1] > atlas.center_mm[1]), None)
+    if below is None or below.kind == "sacrum" or len(above) > 1 or any(c.kind != "vertebra" for c in above):
+        # C1 is the top of the column: at most one piece of skull base may lie above it.
+        warnings.append("ignored C1-like voxels that were not at the top of the column")
+        return cands
+    near = np.linalg.norm((below.center_mm - atlas.center_mm)[1:]) <= _ATLAS_TO_AXIS_MM
+    if near and below.kind == "vertebra" and not any(c.kind == "c2" for c in cands):
+        below.kind = "c2"
+        warnings.append("C2 taken as the body right below C1")
+    return [*above, atlas, *cands[len(above) :]]
 
 
 def _drop_misplaced_anchors(cands: list[VertebraInstance], warnings: list[str]) -> list[VertebraInstance]:
@@ -400,6 +444,41 @@ def _neighbour_volume(cands: list[VertebraInstance], i: int) -> float:
         if 0 <= j < len(cands) and cands[j].kind == "vertebra"
     ]
     return float(np.median(near)) if len(near) >= 2 else np.inf
+
+
+#: How far beside its neighbours' centres a body's centre can lie (scoliosis moves them a few mm per level).
+_LATERAL_MM = 15.0
+
+
+def _drop_beside_column(
+    cands: list[VertebraInstance], canal: NDArray[np.bool_], sp: NDArray[np.float64], warnings: list[str]
+) -> list[VertebraInstance]:
+    """Drop body candidates centred more than :data:`_LATERAL_MM` to one side of the spinal canal.
+
+    Why: the column test (:func:`_drop_off_curve`) works in the sagittal plane, so a rib head or a lateral
+    mass coloured as body, level with the column but on a slice 25 mm to one side, passes it and is
+    counted as one more vertebra: every name past it shifts (a fifth of the whole-spine errors). The canal
+    (the network's canal and cord classes) runs right behind the bodies at every level, follows the column
+    through scoliosis, and is one long structure that a few lateral pieces cannot pull aside, as they pull
+    their neighbours' median. A candidate with no canal at its level is left alone.
+    """
+    points = _argwhere(canal)
+    if len(points) == 0:
+        return cands
+    drop = []
+    for c in cands:
+        if c.kind != "vertebra":
+            continue
+        rows = c.points[:, 1]
+        level = points[(points[:, 1] >= rows.min()) & (points[:, 1] <= rows.max())]
+        if len(level) < 20:
+            continue
+        midline = float(np.median(level[:, 0])) * sp[0]
+        if abs(c.center_mm[0] - midline) > _LATERAL_MM:
+            drop.append(c)
+    if drop:
+        warnings.append(f"ignored {len(drop)} bone-like component(s) beside the spinal canal")
+    return [c for c in cands if not any(c is d for d in drop)]
 
 
 def _off_centre_fragment(cands: list[VertebraInstance], i: int) -> bool:

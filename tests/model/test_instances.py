@@ -6,7 +6,7 @@ import numpy as np
 
 from pipeline.instances import separate_instances
 from pipeline.levels import name_vertebrae
-from pipeline.model import BODY, DISC
+from pipeline.model import BODY, C1, CANAL, DISC
 
 SPACING = (3.0, 1.25, 1.25)
 
@@ -108,3 +108,70 @@ def test_a_cervical_body_a_tenth_of_a_lumbar_one_is_not_a_speck() -> None:
         row += h + 5
     inst = separate_instances(classes, SPACING)
     assert len(inst.vertebrae) == 10
+
+
+def with_atlas(classes: np.ndarray, top_row: int = 40) -> np.ndarray:
+    """C1 as the network's own class: anterior arch in front of the dens, posterior arch behind the canal."""
+    classes = classes.copy()
+    classes[3:6, top_row - 6 : top_row, 72:78] = C1  # anterior arch
+    classes[3:6, top_row - 6 : top_row, 30:36] = C1  # posterior arch, 45 mm behind it
+    return classes
+
+
+def test_the_networks_c1_ring_is_one_vertebra_named_c1_above_c2() -> None:
+    inst = separate_instances(with_atlas(cervical_column()), SPACING)
+    assert [v.kind for v in inst.vertebrae[:2]] == ["c1", "c2"]
+    assert sum(v.kind == "c1" for v in inst.vertebrae) == 1  # both arches, one ring
+    assert names(with_atlas(cervical_column()))[:4] == ["C1", "C2", "C3", "C4"]
+
+
+def test_c1_finds_c2_where_the_column_top_rule_cannot() -> None:
+    # Bone-like voxels above the column (skull base) stop the column-top rule from taking the first
+    # body for C2; the atlas right above it still says which body is C2.
+    classes = cervical_column()
+    classes[3:6, 14:24, 30:90] = BODY
+    assert names(classes)[1] != "C2"
+    named = names(with_atlas(classes))
+    assert named[named.index("C1") + 1] == "C2"
+
+
+def test_c1_like_voxels_below_the_top_of_the_column_are_ignored() -> None:
+    classes = cervical_column()
+    classes[3:6, 150:156, 72:78] = C1
+    inst = separate_instances(classes, SPACING)
+    assert all(v.kind != "c1" for v in inst.vertebrae)
+    assert any("C1-like" in w for w in inst.warnings)
+
+
+def thoracic_column_with_canal(drift_mm_per_level: float = 0.0) -> np.ndarray:
+    """Eight bodies 16 rows tall with discs, the dural sac behind them, 30 slices (3 mm) wide; with a drift
+    the column and its canal move sideways level by level (scoliosis)."""
+    classes = np.zeros((30, 230, 120), np.uint8)
+    row = 10
+    for k in range(8):
+        s0 = 12 + int(round(k * drift_mm_per_level / 3.0))
+        classes[s0 : s0 + 6, row : row + 16, 50:75] = BODY
+        classes[s0 : s0 + 6, row + 16 : row + 21, 50:75] = DISC
+        classes[s0 + 1 : s0 + 5, row : row + 21, 35:45] = CANAL
+        row += 21
+    return classes
+
+
+def test_a_body_sized_piece_beside_the_canal_is_not_a_vertebra() -> None:
+    # A rib head or lateral mass coloured as body: level with the gap between bodies 3 and 4, as large as
+    # a body, 25 mm to one side of the canal, on the column's curve in the sagittal plane.
+    classes = thoracic_column_with_canal()
+    classes[3:9, 66:82, 50:75] = BODY
+    inst = separate_instances(classes, SPACING)
+    assert len(inst.vertebrae) == 8
+    assert any("beside the spinal canal" in w for w in inst.warnings)
+    without_canal = classes.copy()
+    without_canal[without_canal == CANAL] = 0
+    assert len(separate_instances(without_canal, SPACING).vertebrae) == 9  # what the canal test prevents
+
+
+def test_a_column_drifting_sideways_keeps_every_body() -> None:
+    # 5 mm sideways per level, 35 mm over the view: the canal moves with the bodies, nothing is beside it.
+    inst = separate_instances(thoracic_column_with_canal(drift_mm_per_level=5.0), SPACING)
+    assert len(inst.vertebrae) == 8
+    assert not any("beside" in w for w in inst.warnings)

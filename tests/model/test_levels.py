@@ -233,3 +233,34 @@ def test_errors_that_cancel_in_the_count_are_not_certain() -> None:
     naming = name_vertebrae(kinds, centres)
     assert not naming.certain
     assert any("uneven" in w for w in naming.warnings)
+
+
+def test_the_networks_c1_is_named_c1_and_takes_no_part_in_the_count() -> None:
+    # The ring's centre lies in the dens, a few millimetres above C2's centroid: as a plain candidate it
+    # would read as a doubled vertebra; as C1 it is set aside before any spacing test.
+    kinds = ["c1", "c2"] + ["vertebra"] * 6
+    centres = np.array([[0.0, 8.0, 0.0], [0.0, 15.0, 0.0]] + [[0.0, 15.0 + 27.0 + 18.0 * i, 0.0] for i in range(6)])
+    naming = name_vertebrae(kinds, centres)
+    assert naming.names == ["C1", "C2", "C3", "C4", "C5", "C6", "C7", "T1"]
+    assert not _spacing_warnings(naming)
+    assert naming.region == "cervical"
+
+
+def test_a_piece_between_the_networks_c1_and_c2_is_left_unnamed() -> None:
+    kinds = ["c1", "vertebra", "c2"] + ["vertebra"] * 5
+    centres = np.array([[0.0, 0.0, 0.0], [0.0, 10.0, 0.0]] + [[0.0, 20.0 + 18.0 * i, 0.0] for i in range(6)])
+    naming = name_vertebrae(kinds, centres)
+    assert naming.names[:4] == ["C1", "?", "C2", "C3"]
+    assert naming.names.count("C1") == 1
+
+
+def test_a_small_last_body_above_the_sacrum_is_not_certain() -> None:
+    # Counts and spacing all check out, but L5 holds under half of L4's and L3's voxels: the rest of it was
+    # outlined as sacrum, so the result is not a checked one even though each name is right.
+    kinds = ["c2"] + ["vertebra"] * 22 + ["sacrum"]
+    volumes = [800.0] + [1000.0] * 21 + [400.0] + [30000.0]
+    assert name_vertebrae(*chain(kinds, step=25.0), [800.0] + [1000.0] * 22 + [30000.0]).certain
+    naming = name_vertebrae(*chain(kinds, step=25.0), volumes)
+    assert naming.names[-2] == "L5"
+    assert not naming.certain
+    assert any("part of it may be outlined as sacrum" in w for w in naming.warnings)
