@@ -149,7 +149,7 @@ def thoracic_column_with_canal(drift_mm_per_level: float = 0.0) -> np.ndarray:
     classes = np.zeros((30, 230, 120), np.uint8)
     row = 10
     for k in range(8):
-        s0 = 12 + int(round(k * drift_mm_per_level / 3.0))
+        s0 = 12 + round(k * drift_mm_per_level / 3.0)
         classes[s0 : s0 + 6, row : row + 16, 50:75] = BODY
         classes[s0 : s0 + 6, row + 16 : row + 21, 50:75] = DISC
         classes[s0 + 1 : s0 + 5, row : row + 21, 35:45] = CANAL
@@ -175,3 +175,26 @@ def test_a_column_drifting_sideways_keeps_every_body() -> None:
     inst = separate_instances(thoracic_column_with_canal(drift_mm_per_level=5.0), SPACING)
     assert len(inst.vertebrae) == 8
     assert not any("beside" in w for w in inst.warnings)
+
+
+def test_a_few_c1_voxels_or_a_c1_above_a_cut_body_do_not_make_a_c2() -> None:
+    # On a real lumbar case 74 C1-coloured voxels at the top edge made the cut T10 below them "C2".
+    speck = cervical_column(top_row=0)
+    speck[3:5, 1:3, 72:74] = C1
+    cut = cervical_column(top_row=0)
+    cut[3:6, 1:5, 72:80] = C1  # as large as a small anterior arch, above a body cut by the image edge
+    for classes in (speck, cut):
+        inst = separate_instances(classes, SPACING)
+        assert all(v.kind == "vertebra" for v in inst.vertebrae)
+
+
+def test_two_close_pieces_holding_a_large_body_between_them_are_one_vertebra() -> None:
+    # C3 left as two pieces 7 mm apart (a false disc line through it), together 1.5 times the bodies
+    # around it (it is deeper): one vertebra, not C3 and C4 (a real neighbour sits a body height plus a
+    # disc away). The pair's volume used to be capped at 1.3 bodies.
+    classes = cervical_column()
+    classes[2:7, 56:68, 30:70] = BODY
+    classes[2:7, 61, 30:70] = DISC
+    inst = separate_instances(classes, SPACING)
+    assert len(inst.vertebrae) == 7
+    assert names(classes)[:3] == ["C2", "C3", "C4"]
