@@ -208,7 +208,7 @@ def separate_instances(
     cands.sort(key=lambda v: v.center_mm[1])
     cands = _drop_small_and_lateral(cands, sp, warnings, rows=classes.shape[1])
     cands = _drop_off_curve(cands, warnings)
-    canal = (classes == CANAL) | (classes == CORD)
+    canal = _argwhere((classes == CANAL) | (classes == CORD))  # used twice: once per pass
     cands = _drop_beside_column(cands, canal, sp, warnings)
     cands = _drop_misplaced_anchors(cands, warnings)
 
@@ -458,7 +458,7 @@ _LATERAL_MM = 15.0
 
 
 def _drop_beside_column(
-    cands: list[VertebraInstance], canal: NDArray[np.bool_], sp: NDArray[np.float64], warnings: list[str]
+    cands: list[VertebraInstance], canal: NDArray[np.intp], sp: NDArray[np.float64], warnings: list[str]
 ) -> list[VertebraInstance]:
     """Drop body candidates centred more than :data:`_LATERAL_MM` to one side of the spinal canal.
 
@@ -468,9 +468,10 @@ def _drop_beside_column(
     v5 weights: 77.9 % -> 88.8 % named with this test). The canal
     (the network's canal and cord classes) runs right behind the bodies at every level, follows the column
     through scoliosis, and is one long structure that a few lateral pieces cannot pull aside, as they pull
-    their neighbours' median. A candidate with no canal at its level is left alone.
+    their neighbours' median. ``canal`` holds the canal's voxel indices. A candidate with no canal at its
+    level is left alone.
     """
-    points = _argwhere(canal)
+    points = canal
     if len(points) == 0:
         return cands
     drop = []
