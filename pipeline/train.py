@@ -167,12 +167,30 @@ def prepare_real(case: str, spacing_mm: float, root: Path = REAL_DATA) -> Case:
     return Case(case, image.astype(np.float16), target, True, spine)
 
 
-def prepare_phantom(seed: int, spacing_mm: float, rng: np.random.Generator) -> Case:
+def _draw(rng: np.random.Generator, options: tuple[str, ...], weights: list[float] | None) -> str:
+    """One of ``options``; uniform unless weighted (the unweighted draw is kept so older runs replay)."""
+    if weights is None:
+        return str(rng.choice(options))
+    p = np.asarray(weights, dtype=float)
+    return str(rng.choice(options, p=p / p.sum()))
+
+
+def prepare_phantom(
+    seed: int,
+    spacing_mm: float,
+    rng: np.random.Generator,
+    region_weights: list[float] | None = None,
+    contrast_weights: list[float] | None = None,
+) -> Case:
+    """One generated training series on the working grid; region and contrast drawn from the seed.
+
+    The weights let a stage see more of what the evaluation finds weakest (STIR, whole-spine views).
+    """
     phantom = _phantom_module()
     if phantom is None:
         raise RuntimeError("pipeline.phantom is not available yet")
-    region = str(rng.choice(REGIONS))
-    contrast = str(rng.choice(CONTRASTS))
+    region = _draw(rng, REGIONS, region_weights)
+    contrast = _draw(rng, CONTRASTS, contrast_weights)
     # Half the phantoms draw every tissue's intensity freely (the generator's domain randomisation).
     free = bool(rng.random() < 0.5)
     pc = phantom.generate(seed, region=region, contrast=contrast, domain_randomisation=free, truth=False)
@@ -377,7 +395,8 @@ def train(args: argparse.Namespace) -> dict:
         log.warning("pipeline.phantom not importable: training on real cases only")
         phantom_seeds = []
     for s in phantom_seeds:
-        phantoms.append(prepare_phantom(s, config.spacing_mm, np.random.default_rng(s)))
+        rng_s = np.random.default_rng(s)
+        phantoms.append(prepare_phantom(s, config.spacing_mm, rng_s, args.region_weights, args.contrast_weights))
     log.info("data ready: %d real, %d phantoms in %.0f s", len(reals), len(phantoms), time.time() - t0)
 
     net = UNet2D(config)
@@ -462,6 +481,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cv-fold", type=int, default=None, help="leave out this fold (0..4) of the real cases")
     p.add_argument("--checkpoint-every", type=int, default=0, help="also save OUT.ckpt.pt every N steps")
     p.add_argument("--class-weights", type=float, nargs=len(CLASSES), default=None, help=f"CE weights for {CLASSES}")
+    p.add_argument("--region-weights", type=float, nargs=len(REGIONS), default=None, help=f"draw {REGIONS} by weight")
+    p.add_argument(
+        "--contrast-weights", type=float, nargs=len(CONTRASTS), default=None, help=f"draw {CONTRASTS} by weight"
+    )
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--focus", type=float, default=0.0, help="share of phantom crops centred on C2/sacrum/cord")
     p.add_argument("--version", default="dev")
