@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from pipeline import labels as L
-from pipeline.inference import LoadedModel, get_model
+from pipeline.inference import LoadedModel, get_model, undo_class_weights
 from pipeline.instances import SpineInstances, separate_instances
 from pipeline.levels import Naming, name_vertebrae
 from pipeline.model import BODY, C1, C2, CANAL, CORD, DISC, SACRUM
@@ -50,6 +50,9 @@ def analyse(volume: Volume, model: LoadedModel | None = None) -> SpineAnalysis:
     inst = separate_instances(classes, grid.spacing, disc_probability=probs[:, DISC])
     found = inst.vertebrae
     naming = name_vertebrae([v.kind for v in found], [v.center_mm for v in found], [v.volume_voxels for v in found])
+    # The instance and naming rules were set on the network's own output; only the voxel boundaries drawn
+    # from here on use the calibrated probabilities.
+    probs = undo_class_weights(probs, model.class_weights)
     return assemble(volume, grid, probs, inst, naming, model.version)
 
 

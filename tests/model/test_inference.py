@@ -15,6 +15,7 @@ from pipeline.inference import (
     resolve_device,
     save_weights,
     sidecar_path,
+    undo_class_weights,
 )
 from pipeline.model import ModelConfig, UNet2D
 
@@ -74,3 +75,24 @@ def test_bundled_weights_verify_and_are_cached_per_process() -> None:
     assert DEFAULT_WEIGHTS.stat().st_size < 30 * 1024 * 1024
     first = get_model(device="cpu")
     assert get_model(device="cpu") is first
+
+
+def test_training_class_weights_are_read_from_the_sidecar(tmp_path: Path) -> None:
+    net = UNet2D(ModelConfig(widths=(4, 8)))
+    n = net.config.num_classes
+    weighted = save_weights(net, tmp_path / "w.pt", {"config": {"class_weights": [1.0] * (n - 1) + [3.0]}})
+    assert load_model(tmp_path / weighted["file"], device="cpu").class_weights == (1.0,) * (n - 1) + (3.0,)
+    # A stage trained without weights, or a list that does not fit the head, leaves probabilities as they are.
+    save_weights(net, tmp_path / "u.pt", {"config": {"class_weights": None}})
+    assert load_model(tmp_path / "u.pt", device="cpu").class_weights is None
+    save_weights(net, tmp_path / "x.pt", {"config": {"class_weights": [1.0, 2.0]}})
+    assert load_model(tmp_path / "x.pt", device="cpu").class_weights is None
+
+
+def test_undoing_class_weights_moves_the_boundary_to_equal_odds() -> None:
+    # A voxel the weighted network calls 60 % disc (weight 1.5) vs 40 % body (weight 1) is even odds unweighted.
+    probs = np.array([[[0.0]], [[0.4]], [[0.6]]], np.float32)[None]
+    out = undo_class_weights(probs, (1.0, 1.0, 1.5))
+    np.testing.assert_allclose(out[0, :, 0, 0], [0.0, 0.5, 0.5], atol=1e-6)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-6)
+    assert undo_class_weights(probs, None) is probs
