@@ -212,8 +212,10 @@ def separate_instances(
     cands = _drop_beside_column(cands, canal, sp, warnings)
     cands = _drop_misplaced_anchors(cands, warnings)
 
-    # Heights along the local spine direction, then split components that hold several bodies.
-    for _ in range(2):
+    # Heights along the local spine direction, then split components that hold several bodies. A merged run
+    # of cervical bodies is cut into too few pieces at first (its neighbours, merged too, set the scale), so
+    # the cuts are repeated once the neighbours are single bodies; see :data:`_LATE_SPLIT_VOLUME`.
+    for split_pass in range(_SPLIT_PASSES):
         centers = [c.center_mm for c in cands]
         for i, c in enumerate(cands):
             c.height_mm = _extent_along(c.points, sp, _spine_axis(centers, i))
@@ -238,6 +240,8 @@ def separate_instances(
             local = float(np.median(near)) if len(near) >= 3 else typical
             by_size = round(c.height_mm / local) if c.height_mm > 1.7 * local else 1
             pieces = max(by_shape, by_size) if c.kind == "vertebra" else 1
+            if split_pass >= 2 and c.volume_voxels < _LATE_SPLIT_VOLUME * _median_near(cands, i, "volume_voxels"):
+                pieces = 1
             if pieces >= 2:
                 parts = _absorb_slivers(_split_component(c.mask, sp, axis, int(pieces)))
                 if len(parts) > 1:
@@ -268,6 +272,20 @@ def separate_instances(
 
     discs = _assign_discs(classes == DISC, cands, sp, min_vox // 8 + 1)
     return SpineInstances(cands, discs, warnings)
+
+
+#: Passes of the splitting loop; the first two cut on height alone.
+_SPLIT_PASSES = 4
+#: From the third pass a piece is cut again only when it also holds this many times the volume of the bodies
+#: around it: in a series strewn with lateral pieces, height alone kept cutting small pieces in two.
+_LATE_SPLIT_VOLUME = 1.6
+
+
+def _median_near(cands: list[VertebraInstance], i: int, attribute: str) -> float:
+    """Median ``attribute`` of the plain bodies up to three places either side of candidate ``i`` (inf if < 3)."""
+    near = [float(getattr(cands[j], attribute)) for j in range(i - 3, i + 4)
+            if j != i and 0 <= j < len(cands) and cands[j].kind == "vertebra"]  # fmt: skip
+    return float(np.median(near)) if len(near) >= 3 else np.inf
 
 
 #: C1-class voxels within this distance (sagittal plane) of the largest C1 piece belong to the same ring.
