@@ -235,9 +235,8 @@ def separate_instances(
             by_shape = round(c.height_mm / (0.85 * depth)) if c.height_mm > 1.4 * depth else 1
             # Bodies grow from C3 to L5 (three-fold in a whole-spine view): the reference is the bodies
             # around this one, the column's median only where it has too few neighbours.
-            near = [cands[j].height_mm for j in range(i - 3, i + 4)
-                    if j != i and 0 <= j < len(cands) and cands[j].kind == "vertebra"]  # fmt: skip
-            local = float(np.median(near)) if len(near) >= 3 else typical
+            local = _median_near(cands, i, "height_mm")
+            local = local if np.isfinite(local) else typical
             by_size = round(c.height_mm / local) if c.height_mm > 1.7 * local else 1
             pieces = max(by_shape, by_size) if c.kind == "vertebra" else 1
             if split_pass >= 2 and c.volume_voxels < _LATE_SPLIT_VOLUME * _median_near(cands, i, "volume_voxels"):
