@@ -640,7 +640,14 @@ def _assign_discs(
     sp: NDArray[np.float64],
     min_voxels: int,
 ) -> list[DiscInstance]:
-    """Give every disc voxel to the gap whose stretch of the centre polyline is nearest to it."""
+    """Give every disc voxel to the gap whose stretch of the centre polyline is nearest to it.
+
+    A voxel far from the column belongs to no gap. "Far" is judged in two parts, because a disc is
+    wider than it is deep and its size follows the vertebrae around it: in the sagittal plane, against
+    the spacing of the two vertebrae bounding its gap (a lumbar gap is twice a cervical one in a
+    whole-spine view; one median spacing for the column cut the front and back of lumbar discs), and
+    across the slices, against the width of those vertebrae (a lumbar disc reaches 25 mm to each side).
+    """
     idx = np.argwhere(disc_mask)
     if len(idx) == 0 or not vertebrae:
         return []
@@ -657,19 +664,33 @@ def _assign_discs(
     top = centers[0] + top_dir / (np.linalg.norm(top_dir) + 1e-9) * step
     bottom = centers[-1] + bottom_dir / (np.linalg.norm(bottom_dir) + 1e-9) * step
     nodes = np.vstack([top, centers, bottom])
-    samples, gap_of = [], []
+    half_width = np.array([_lateral_half_width(v, sp) for v in vertebrae])
+    half_width = np.concatenate([half_width[:1], half_width, half_width[-1:]])
+    seg_len = np.linalg.norm(np.diff(nodes, axis=0), axis=1)
+    if len(seg_len) >= 3:
+        # The added end segments are one median spacing long: the real segment next to them is closer.
+        seg_len[0], seg_len[-1] = seg_len[1], seg_len[-2]
+    samples, gap_of, reach, width = [], [], [], []
     for s in range(len(nodes) - 1):
         t = np.linspace(0.0, 1.0, 24, endpoint=False)[:, None]
         samples.append(nodes[s] + t * (nodes[s + 1] - nodes[s]))
         gap_of.append(np.full(len(t), s - 1))  # segment 0 lies above vertebra 0: gap -1
-    tree = cKDTree(np.vstack(samples))
+        reach.append(np.full(len(t), max(0.8 * float(seg_len[s]), 15.0)))
+        width.append(np.full(len(t), max(half_width[s], half_width[s + 1])))
+    sample_pts = np.vstack(samples)
+    # Nearest in the sagittal plane: the slice axis is judged on its own, against the vertebrae's width.
+    tree = cKDTree(sample_pts[:, 1:])
     gaps = np.concatenate(gap_of)
-    dist, nearest = tree.query(pts)
+    in_plane, nearest = tree.query(pts[:, 1:])
+    lateral = np.abs(pts[:, 0] - sample_pts[nearest, 0])
     assigned = gaps[nearest]
     # Disc-like voxels far from the centre line (beyond the first and last vertebra, or off the
     # column) belong to no gap: without this, an unsegmented stretch of spine above the top vertebra
     # was all given the name of the one disc above it.
-    assigned[dist > max(0.8 * float(step), 15.0)] = -99
+    far = (in_plane > np.concatenate(reach)[nearest]) | (
+        lateral > np.concatenate(width)[nearest] + _DISC_LATERAL_MARGIN_MM
+    )
+    assigned[far] = -99
     discs: list[DiscInstance] = []
     for g in np.unique(assigned):
         if g == -99:
@@ -682,3 +703,14 @@ def _assign_discs(
         upper = int(g)
         discs.append(DiscInstance(upper, upper + 1, mask, sel.mean(axis=0) * sp))
     return discs
+
+
+#: How far beyond the wider of its two vertebrae (to one side) a disc voxel may lie: the annulus bulges
+#: past the body's edge, and a body's outermost slice may be partly volume.
+_DISC_LATERAL_MARGIN_MM = 6.0
+
+
+def _lateral_half_width(v: VertebraInstance, sp: NDArray[np.float64]) -> float:
+    """Half the extent of a vertebra across the sagittal slices, in millimetres (at least one slice)."""
+    slices = v.points[:, 0]
+    return max(float(slices.max() - slices.min() + 1) * sp[0] / 2.0, float(sp[0]))
