@@ -1,10 +1,11 @@
 """Speed and memory of ``pipeline.analyse`` on clinical matrix sizes: ``python bench/inference_speed.py``.
 
 Targets (issue 5): a 15 x 512 x 512 lumbar series in <= 20 s on the 2-core CPU, and <= 2 GB peak
-memory for 25 x 640 x 640. Each measurement runs in a fresh process so the peak resident memory is that
-of one analysis (torch and the model included), as in a worker. The input is a real lumbar T2 case
-re-sliced to 4 mm sagittal slices and upsampled in-plane to the clinical matrix, so the analysis does
-its real work (instances, naming), not a blank image.
+memory for 25 x 640 x 640, both with the default second network pass (``pipeline.fine_pass``); the
+15 x 512 x 512 series is also timed without it. Each measurement runs in a fresh process so the peak
+resident memory is that of one analysis (torch and the model included), as in a worker. The input is a
+real lumbar T2 case re-sliced to 4 mm sagittal slices and upsampled in-plane to the clinical matrix, so
+the analysis does its real work (instances, naming), not a blank image.
 
 The table also gives a *reference*: the time of a fixed matrix-multiplication workload measured in the
 same run, and each timing as a ratio to it, so figures from different machines can be compared.
@@ -60,7 +61,7 @@ def _make_volume(slices: int, matrix: int) -> Volume:
     return Volume(stack, spacing, vol.direction, vol.origin, contrast="T2")
 
 
-def _child(slices: int, matrix: int, threads: int, device: str) -> None:
+def _child(slices: int, matrix: int, threads: int, device: str, fine_pass: bool) -> None:
     import torch
 
     torch.set_num_threads(threads)
@@ -72,7 +73,7 @@ def _child(slices: int, matrix: int, threads: int, device: str) -> None:
     model = get_model(device=device)
     load_s = time.perf_counter() - t
     t = time.perf_counter()
-    result = analyse(volume, model)
+    result = analyse(volume, model, fine_pass=fine_pass)
     seconds = time.perf_counter() - t
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out = {
@@ -85,7 +86,7 @@ def _child(slices: int, matrix: int, threads: int, device: str) -> None:
     print("RESULT " + json.dumps(out))
 
 
-def _run(slices: int, matrix: int, threads: int, device: str) -> dict:
+def _run(slices: int, matrix: int, threads: int, device: str, fine_pass: bool = True) -> dict:
     cmd = [
         sys.executable,
         __file__,
@@ -95,6 +96,7 @@ def _run(slices: int, matrix: int, threads: int, device: str) -> dict:
         str(threads),
         "--device",
         device,
+        *([] if fine_pass else ["--no-fine-pass"]),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT)
     line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
@@ -105,18 +107,21 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--no-fine-pass", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
         s, m = (int(x) for x in args.child.split("x"))
-        _child(s, m, args.threads, args.device)
+        _child(s, m, args.threads, args.device, not args.no_fine_pass)
         return
     speed = _run(15, 512, args.threads, args.device)
+    coarse = _run(15, 512, args.threads, args.device, fine_pass=False)
     memory = _run(25, 640, args.threads, args.device)
     ref = speed["reference_s"]
     rows = [
         ("reference workload (20 x 1024^2 matmul)", f"{ref:.2f} s", "1.0", ""),
         ("analyse 15 x 512 x 512", f"{speed['seconds']:.1f} s", f"{speed['seconds'] / ref:.1f}", "<= 20 s"),
+        ("  without the fine pass", f"{coarse['seconds']:.1f} s", f"{coarse['seconds'] / ref:.1f}", ""),
         ("  model load (once per worker)", f"{speed['load_s']:.2f} s", "", ""),
         ("  peak memory 15 x 512 x 512", f"{speed['peak_mb']:.0f} MB", "", ""),
         ("analyse 25 x 640 x 640", f"{memory['seconds']:.1f} s", f"{memory['seconds'] / ref:.1f}", ""),

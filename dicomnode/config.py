@@ -188,6 +188,8 @@ class PipelineSettings(_Section):
     model_sha256: str | None = None
     """Expected SHA-256 of ``model``; empty: the checksum in the weights' sidecar JSON."""
     half_precision: bool = False
+    fine_pass: bool = True
+    """A second network pass on a 1.0 mm grid for the boundaries (about twice the network time)."""
     workers: Annotated[int, Field(ge=0, le=64)] = 1
     """Worker threads inside `dicomnode serve`; 0 when separate `dicomnode worker` processes run."""
     job_lease_s: Annotated[float, Field(gt=0)] = 600.0

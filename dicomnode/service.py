@@ -81,11 +81,13 @@ def load_analysis(settings: Settings) -> tuple[Callable[..., Any], str]:
     from dicomnode.config import grading_settings
 
     grading = grading_settings(settings.grading)
-    version = f"{PIPELINE_VERSION}+{model.sha256[:8]}"
+    # The job key carries the version, and result UIDs derive from the key: a setting that changes the
+    # outputs must change the version too, or the same UIDs would name different objects.
+    version = f"{PIPELINE_VERSION}+{model.sha256[:8]}" + ("" if p.fine_pass else "-nofine")
 
     def analyse(volume: Any, t1: Any = None) -> Any:
         """One series, with its T1 companion when the job has one (Modic typing)."""
-        return analyse_spine(volume, model, grading=grading, t1=t1)
+        return analyse_spine(volume, model, grading=grading, t1=t1, fine_pass=p.fine_pass)
 
     return analyse, version
 

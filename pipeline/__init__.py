@@ -4,5 +4,5 @@ Nothing in this package imports pydicom, a network library or the database; the 
 (`dicomnode`) converts files to a :class:`pipeline.volume.Volume` and the result object back to DICOM.
 """
 
-PIPELINE_VERSION = "0.1.0"
+PIPELINE_VERSION = "0.2.0"
 """Bumped whenever the analysis changes its outputs; part of every job key, so results are recomputed."""

@@ -6,6 +6,13 @@ probabilities (:mod:`pipeline.inference`) -> instances (:mod:`pipeline.instances
 *probabilities* interpolated to every source voxel (smooth, sub-voxel boundaries) and the instance of
 each voxel taken from the nearest instance on the working grid, so that a 0.5 mm source grid gets
 0.5 mm boundaries from a 1.25 mm network.
+
+The bone and disc boundaries come from two passes of the network, on the 1.25 mm working grid and on a
+finer one (:data:`FINE_SPACING_MM`), averaged: the network was trained on anatomy scaled 0.8-1.25 times, so
+the finer grid is within what it knows, and it gives a cervical disc four or five pixels instead of three.
+The canal and cord keep the 1.25 mm pass: on the finer grid the network draws the cord's edge against the
+CSF worse (measured: cord Dice 0.877 -> 0.857 on 200 phantoms when averaged). Instances and names are
+still read from the 1.25 mm pass alone, where their rules were set.
 """
 
 from __future__ import annotations
@@ -38,10 +45,16 @@ ALGORITHM_NAME = "dicomnode-spine-unet2d"
 
 #: How far (working-grid voxels) a voxel may lie from an instance and still be given to it.
 _TERRITORY_VOXELS = 4.0
+#: In-plane spacing of the second, finer pass whose probabilities are averaged into the boundaries.
+FINE_SPACING_MM = 1.0
 
 
-def analyse(volume: Volume, model: LoadedModel | None = None) -> SpineAnalysis:
-    """Segment, separate and name every vertebra and disc of a sagittal series, on its own grid."""
+def analyse(volume: Volume, model: LoadedModel | None = None, fine_pass: bool = True) -> SpineAnalysis:
+    """Segment, separate and name every vertebra and disc of a sagittal series, on its own grid.
+
+    ``fine_pass`` adds the second pass on the :data:`FINE_SPACING_MM` grid to the voxel boundaries (about
+    twice the network time); without it the result is the 1.25 mm pass alone.
+    """
     model = model or get_model()
     grid = make_working_grid(volume, model.config.spacing_mm)
     image = working_image(volume, grid)
@@ -50,10 +63,41 @@ def analyse(volume: Volume, model: LoadedModel | None = None) -> SpineAnalysis:
     inst = separate_instances(classes, grid.spacing, disc_probability=probs[:, DISC])
     found = inst.vertebrae
     naming = name_vertebrae([v.kind for v in found], [v.center_mm for v in found], [v.volume_voxels for v in found])
+    if fine_pass and grid.target_spacing > FINE_SPACING_MM:
+        probs = _with_fine_pass(probs, fine_probabilities(volume, grid, model))
     # The instance and naming rules were set on the network's own output; only the voxel boundaries drawn
     # from here on use the calibrated probabilities.
     probs = undo_class_weights(probs, model.class_weights)
     return assemble(volume, grid, probs, inst, naming, model.version)
+
+
+#: Channels whose probabilities stay those of the working-grid pass (see the module docstring).
+_COARSE_ONLY = (CANAL, CORD)
+
+
+def _with_fine_pass(probs: NDArray[np.float32], fine: NDArray[np.float32]) -> NDArray[np.float32]:
+    """The two passes averaged, except the :data:`_COARSE_ONLY` channels (renormalised to sum to one).
+
+    Computed in place in ``fine``: a 25 x 640 x 640 series holds several such arrays at once already.
+    """
+    fine += probs
+    fine *= 0.5
+    keep = list(_COARSE_ONLY)
+    fine[:, keep] = probs[:, keep]
+    fine /= fine.sum(axis=1, keepdims=True)
+    return fine
+
+
+def fine_probabilities(volume: Volume, grid: WorkingGrid, model: LoadedModel) -> NDArray[np.float32]:
+    """The network's probabilities on the finer grid, resampled onto ``grid`` (both start at voxel 0)."""
+    fine = make_working_grid(volume, FINE_SPACING_MM)
+    probs = model.predict(working_image(volume, fine))
+    scale = grid.target_spacing / fine.target_spacing
+    rows, cols = np.arange(grid.shape[1]) * scale, np.arange(grid.shape[2]) * scale
+    out = np.empty((probs.shape[0], probs.shape[1], *grid.shape[1:]), dtype=np.float32)
+    for k in range(probs.shape[0]):  # slice by slice: the resampling's temporaries stay one slice large
+        out[k] = _linear_axis(_linear_axis(probs[k], rows, axis=1), cols, axis=2)
+    return out
 
 
 def instance_label_map(

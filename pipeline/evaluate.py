@@ -65,13 +65,16 @@ class CachedModel:
         return getattr(self.model, name)
 
     def predict(self, image: NDArray[np.float32]) -> NDArray[np.float32]:
-        path = self.cache_dir / f"{self.model.sha256[:12]}-{self.key}.npy"
-        if path.exists():
-            probs = np.load(path)
-            if probs.shape[0] == image.shape[0] and probs.shape[2:] == image.shape[1:]:
-                return probs.astype(np.float32)
+        # One series is run on two grids (the fine pass): the first keeps the plain name, others get their size.
+        stem = f"{self.model.sha256[:12]}-{self.key}"
+        paths = [self.cache_dir / f"{stem}.npy", self.cache_dir / f"{stem}-{image.shape[1]}x{image.shape[2]}.npy"]
+        for path in paths:
+            if path.exists():
+                probs = np.load(path)
+                if probs.shape[0] == image.shape[0] and probs.shape[2:] == image.shape[1:]:
+                    return probs.astype(np.float32)
         probs = self.model.predict(image)
-        np.save(path, probs.astype(np.float16))
+        np.save(paths[0] if not paths[0].exists() else paths[1], probs.astype(np.float16))
         return probs
 
 

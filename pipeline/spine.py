@@ -22,13 +22,15 @@ def analyse_spine(
     *,
     grading: GradingSettings | None = None,
     t1: Volume | None = None,
+    fine_pass: bool = True,
 ) -> SpineAnalysis:
     """Label map, named structures, and every disc level's measurements and grades.
 
     ``model`` is the loaded network (None: the bundled one, loaded once per process); ``t1`` an optional
-    T1 series of the same study in the same frame of reference, which enables Modic typing.
+    T1 series of the same study in the same frame of reference, which enables Modic typing; ``fine_pass``
+    the second network pass for the boundaries (config ``pipeline.fine_pass``).
     """
     from pipeline.analyse import analyse
     from pipeline.grading import grade_analysis
 
-    return grade_analysis(volume, analyse(volume, model), t1=t1, settings=grading)
+    return grade_analysis(volume, analyse(volume, model, fine_pass=fine_pass), t1=t1, settings=grading)

@@ -12,6 +12,7 @@ the SR name the T1 series.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -44,11 +45,11 @@ def offline_job_key(loaded: LoadedSeries, analysis: SpineAnalysis, companion: Lo
     return f"{series}|{digest}|{analysis.algorithm_name}-{analysis.algorithm_version}"
 
 
-def _default_analyse() -> Callable[[Any], SpineAnalysis]:
+def _default_analyse(fine_pass: bool = True) -> Callable[..., SpineAnalysis]:
     """The pipeline's entry point (segment, name, grade), imported late: it pulls in torch and the weights."""
     from pipeline.spine import analyse_spine
 
-    return analyse_spine
+    return functools.partial(analyse_spine, fine_pass=fine_pass)
 
 
 def process(
@@ -63,6 +64,9 @@ def process(
     job_key: Annotated[str | None, typer.Option(help="Override the job key the output UIDs derive from.")] = None,
     gsps: Annotated[bool, typer.Option(help="Also write a presentation state with the level names.")] = False,
     keep_empty_frames: Annotated[bool, typer.Option(help="Write SEG frames without any segment too.")] = False,
+    fine_pass: Annotated[
+        bool, typer.Option(help="Second network pass on a 1.0 mm grid for the boundaries (as pipeline.fine_pass).")
+    ] = True,
 ) -> None:
     """Analyse one sagittal spine MR series offline and write the result objects to OUT."""
     try:
@@ -80,7 +84,7 @@ def process(
         companion, note = _load_companion(loaded, t1)
         progress.update(task, advance=1, description=f"analysing {loaded.volume.shape[0]} slices")
         try:
-            analyse = _default_analyse()
+            analyse = _default_analyse(fine_pass)
             analysis = analyse(loaded.volume) if companion is None else analyse(loaded.volume, t1=companion.volume)
         except Exception as exc:  # model missing, out of memory...: one line for the admin, not a trace
             raise fail(f"analysis failed: {type(exc).__name__}: {exc}", 1) from None

@@ -71,3 +71,37 @@ def test_real_case_bodies_are_segmented_and_named(model, flip_rows: bool) -> Non
         named += bool(len(inside)) and int(np.bincount(inside).argmax()) == lab
     assert named >= 6, named
     assert {lv.level for lv in result.levels} >= {"L3/L4", "L4/L5"} or not result.levels
+
+
+class _PositionModel:
+    """Stands in for the network: class 1's probability is the pixel's distance (mm) from the grid origin
+    along the rows, class 2's along the columns, whatever grid it is run on."""
+
+    def __init__(self, spacing_mm: float) -> None:
+        self.spacing = spacing_mm
+
+    def predict(self, image: np.ndarray) -> np.ndarray:
+        s, r, c = image.shape
+        out = np.zeros((s, 3, r, c), np.float32)
+        out[:, 1] = (np.arange(r) * self.spacing)[None, :, None]
+        out[:, 2] = (np.arange(c) * self.spacing)[None, None, :]
+        return out
+
+
+def test_the_fine_pass_lands_on_the_same_physical_points_as_the_working_grid() -> None:
+    # The finer grid has more pixels over the same field of view; resampled back, each working-grid pixel
+    # must read the fine pass at its own position (a shift of one fine pixel would move every boundary).
+    from pipeline.analyse import FINE_SPACING_MM, fine_probabilities
+    from pipeline.preprocess import make_working_grid
+
+    direction = np.column_stack([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]])
+    vol = Volume(np.zeros((3, 200, 150), np.float32), (4.0, 0.55, 0.55), direction, np.zeros(3))
+    grid = make_working_grid(vol, 1.25)
+    fine = make_working_grid(vol, FINE_SPACING_MM)
+    probs = fine_probabilities(vol, grid, _PositionModel(FINE_SPACING_MM))  # type: ignore[arg-type]
+    assert probs.shape == (3, 3, *grid.shape[1:])
+    # Positions in mm, up to the fine grid's last pixel (beyond it the edge value is repeated).
+    rows_mm = np.minimum(np.arange(grid.shape[1]) * 1.25, (fine.shape[1] - 1) * FINE_SPACING_MM)
+    cols_mm = np.minimum(np.arange(grid.shape[2]) * 1.25, (fine.shape[2] - 1) * FINE_SPACING_MM)
+    np.testing.assert_allclose(probs[1, 1, :, 5], rows_mm, atol=1e-4)
+    np.testing.assert_allclose(probs[1, 2, 7, :], cols_mm, atol=1e-4)

@@ -110,3 +110,14 @@ def test_corrupt_model_weights_stop_the_node_with_one_line(tmp_path: Path) -> No
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "pipeline.model:" in lines[0] and "checksum mismatch" in lines[0]
+
+
+def test_turning_the_fine_pass_off_changes_the_version_in_every_job_key() -> None:
+    # Result UIDs derive from the job key: the same key must never name two different analyses.
+    from dicomnode.service import load_analysis
+
+    _, with_fine = load_analysis(Settings())
+    settings = Settings()
+    settings.pipeline.fine_pass = False
+    _, without = load_analysis(settings)
+    assert with_fine != without and without.endswith("-nofine")

@@ -25,7 +25,7 @@ def series_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def fake_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
     """Stand in for pipeline.spine.analyse_spine (model weights are not needed to test the command)."""
-    monkeypatch.setattr(process_module, "_default_analyse", lambda: make_analysis)
+    monkeypatch.setattr(process_module, "_default_analyse", lambda fine_pass=True: make_analysis)
 
 
 def test_process_writes_every_output(series_dir: Path, tmp_path: Path, fake_pipeline: None) -> None:
@@ -96,7 +96,7 @@ def test_process_with_t1_hands_it_to_the_grading_and_names_it(
         seen.append(t1)
         return make_analysis(volume)
 
-    monkeypatch.setattr(process_module, "_default_analyse", lambda: analyse)
+    monkeypatch.setattr(process_module, "_default_analyse", lambda fine_pass=True: analyse)
     t1_dir = _as_t1(series_dir, tmp_path / "t1")
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["process", str(series_dir), "--t1", str(t1_dir), "--out", str(out)])
@@ -125,3 +125,16 @@ def test_process_refuses_a_t1_from_another_frame_of_reference(
     result = CliRunner().invoke(app, ["process", str(series_dir), "--t1", str(t1_dir), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2
     assert "another frame of reference" in result.output
+
+
+def test_no_fine_pass_reaches_the_pipeline(series_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[bool] = []
+
+    def default_analyse(fine_pass: bool = True):  # type: ignore[no-untyped-def]
+        asked.append(fine_pass)
+        return make_analysis
+
+    monkeypatch.setattr(process_module, "_default_analyse", default_analyse)
+    result = CliRunner().invoke(app, ["process", str(series_dir), "--out", str(tmp_path / "out"), "--no-fine-pass"])
+    assert result.exit_code == 0, result.output
+    assert asked == [False]
