@@ -664,19 +664,21 @@ def _assign_discs(
     top = centers[0] + top_dir / (np.linalg.norm(top_dir) + 1e-9) * step
     bottom = centers[-1] + bottom_dir / (np.linalg.norm(bottom_dir) + 1e-9) * step
     nodes = np.vstack([top, centers, bottom])
+    # Per segment of the polyline (segment s lies in gap s - 1): how far in the plane and to the side a
+    # voxel of its gap may lie.
     half_width = np.array([_lateral_half_width(v, sp) for v in vertebrae])
     half_width = np.concatenate([half_width[:1], half_width, half_width[-1:]])
     seg_len = np.linalg.norm(np.diff(nodes, axis=0), axis=1)
     if len(seg_len) >= 3:
         # The added end segments are one median spacing long: the real segment next to them is closer.
         seg_len[0], seg_len[-1] = seg_len[1], seg_len[-2]
-    samples, gap_of, reach, width = [], [], [], []
+    reach = np.maximum(0.8 * seg_len, 15.0)
+    aside = np.maximum(half_width[:-1], half_width[1:]) + _DISC_LATERAL_MARGIN_MM
+    samples, gap_of = [], []
     for s in range(len(nodes) - 1):
         t = np.linspace(0.0, 1.0, 24, endpoint=False)[:, None]
         samples.append(nodes[s] + t * (nodes[s + 1] - nodes[s]))
         gap_of.append(np.full(len(t), s - 1))  # segment 0 lies above vertebra 0: gap -1
-        reach.append(np.full(len(t), max(0.8 * float(seg_len[s]), 15.0)))
-        width.append(np.full(len(t), max(half_width[s], half_width[s + 1])))
     sample_pts = np.vstack(samples)
     # Nearest in the sagittal plane: the slice axis is judged on its own, against the vertebrae's width.
     tree = cKDTree(sample_pts[:, 1:])
@@ -687,10 +689,8 @@ def _assign_discs(
     # Disc-like voxels far from the centre line (beyond the first and last vertebra, or off the
     # column) belong to no gap: without this, an unsegmented stretch of spine above the top vertebra
     # was all given the name of the one disc above it.
-    far = (in_plane > np.concatenate(reach)[nearest]) | (
-        lateral > np.concatenate(width)[nearest] + _DISC_LATERAL_MARGIN_MM
-    )
-    assigned[far] = -99
+    segment = assigned + 1
+    assigned[(in_plane > reach[segment]) | (lateral > aside[segment])] = -99
     discs: list[DiscInstance] = []
     for g in np.unique(assigned):
         if g == -99:
