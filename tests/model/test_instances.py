@@ -6,7 +6,7 @@ import numpy as np
 
 from pipeline.instances import separate_instances
 from pipeline.levels import name_vertebrae
-from pipeline.model import BODY, C1, CANAL, DISC
+from pipeline.model import BODY, C1, CANAL, DISC, SACRUM
 
 SPACING = (3.0, 1.25, 1.25)
 
@@ -270,3 +270,40 @@ def test_disc_signal_far_beside_the_column_is_given_to_no_gap() -> None:
     inst = separate_instances(classes, SPACING)
     assert len(inst.vertebrae) == 12
     assert not any(d.mask[36:40, 290:298, 55:75].any() for d in inst.discs)
+
+
+def lumbar_column_with_sacrum() -> np.ndarray:
+    """Six lumbar-sized bodies (27.5 mm tall, 10 mm discs) over a sacrum whose centre lies 1.6 spacings below L5's."""
+    classes = np.zeros((15, 300, 300), np.uint8)
+    for k in range(6):
+        r = 10 + 30 * k
+        classes[5:10, r : r + 22, 200:235] = BODY
+        classes[5:10, r + 22 : r + 30, 200:235] = DISC
+    classes[5:10, 190:250, 210:250] = SACRUM  # 60 rows tall: its centre lies well below the last body's
+    return classes
+
+
+def test_a_larger_sacrum_coloured_patch_in_front_of_the_spine_is_not_the_sacrum() -> None:
+    """Bowel in front of the lumbar spine coloured as sacrum, larger than the sacrum, 200 mm in front."""
+    classes = lumbar_column_with_sacrum()
+    classes[3:12, 120:200, 20:60] = SACRUM
+    inst = separate_instances(classes, SPACING)
+    sacrum = [v for v in inst.vertebrae if v.kind == "sacrum"]
+    assert len(sacrum) == 1 and sacrum[0].center_mm[2] > 200 * SPACING[2]
+    assert all(v.center_mm[2] > 150 * SPACING[2] for v in inst.vertebrae)  # no piece of the patch is a body
+    assert names(classes)[-2:] == ["L5", "S1"]
+    assert any("in front of or behind" in w for w in inst.warnings)
+
+
+def test_the_front_of_s1_coloured_as_body_is_given_to_the_sacrum() -> None:
+    """A body-coloured piece touching the sacrum, its centre level with the sacrum's (a third of a spacing
+    above it): part of S1, not an L6 or an L5 that would move every name above it up a level."""
+    classes = lumbar_column_with_sacrum()
+    classes[5:10, 190:250, 210:250] = 0
+    classes[5:10, 190:260, 225:250] = SACRUM  # centre row 225
+    classes[5:10, 205:225, 205:225] = BODY  # centre row 215, touching the sacrum's front
+    inst = separate_instances(classes, SPACING)
+    assert [v.kind for v in inst.vertebrae][-2:] == ["vertebra", "sacrum"]
+    assert len(inst.vertebrae) == 7
+    assert names(classes)[-2:] == ["L5", "S1"]
+    assert any("level with the sacrum" in w for w in inst.warnings)
