@@ -251,7 +251,7 @@ def name_vertebrae(
                 "23 presacral vertebrae below C2: named a sixth lumbar vertebra L6 (a T13 cannot be "
                 "excluded without ribs)"
             )
-        elif between == _EXPECTED_BETWEEN_C2_AND_SACRUM - 1 and excess[c2 : sacrum - 1].max() > _LIKELY_MISSED:
+        elif between == _EXPECTED_BETWEEN_C2_AND_SACRUM - 1 and _missed_not_sacralised(excess, c2, sacrum):
             # One short, and one gap clearly wider than its neighbours: a vertebra the segmentation missed
             # (far more common than a sacralised L5) explains both. Each side is named from its anchor.
             seq = []
@@ -311,6 +311,20 @@ def name_vertebrae(
         certain = False
     basis = " and ".join(anchors[::-1]) if len(anchors) == 2 else anchors[0]
     return Naming(names, certain, tuple(anchors), _region(names), warnings, transitional, basis)
+
+
+def _missed_not_sacralised(excess: NDArray[np.float64], c2: int, sacrum: int) -> bool:
+    """With one vertebra short between C2 and the sacrum: is a missed vertebra the likelier reason?
+
+    Either a gap in the column is wider than its neighbours (a body the segmentation missed) or the
+    sacrum lies further below the last body than usual (an L5 fused into it, outlined as sacrum). A gap
+    over :data:`_LIKELY_MISSED` settles it; below that the stronger of the two signs wins. Why: a sacralised
+    L5 the network outlines as a body of its own (its rudimentary disc shows) gives an ordinary count, so a
+    short count with the sacrum at its usual distance is a missed body (a whole-spine phantom, C3 inside
+    C2's outline, was named one level off from C4 to L5 as "sacralised").
+    """
+    widest = float(excess[c2 : sacrum - 1].max())
+    return widest > _LIKELY_MISSED or widest > float(excess[sacrum - 1])
 
 
 def _last_body_shrunk(volumes: Sequence[float], sacrum: int) -> bool:

@@ -71,8 +71,10 @@ def test_whole_spine_with_23_presacral_vertebrae_names_l6() -> None:
 
 
 def test_whole_spine_with_21_presacral_vertebrae_is_a_sacralised_l5() -> None:
-    kinds = ["c2"] + ["vertebra"] * 21 + ["sacrum"]
-    naming = name_vertebrae(*chain(kinds, step=25.0))
+    """An L5 fused into the sacrum's outline moves the sacrum's centre further down (here 2 spacings)."""
+    kinds, centres = chain(["c2"] + ["vertebra"] * 21 + ["sacrum"], step=25.0)
+    centres[-1, 1] += 25.0
+    naming = name_vertebrae(kinds, centres)
     assert naming.names[-2] == "L4"
     assert naming.transitional == "sacralised L5"
     assert not naming.certain  # a missed vertebra would give the same count
@@ -194,6 +196,20 @@ def test_one_short_between_both_anchors_with_a_wide_gap_is_a_missed_vertebra_not
     assert naming.transitional is None
     assert naming.names[-2] == "L5"  # named up from the sacrum below the gap, not shifted as a sacralised L5
     assert naming.names[1:3] == ["C3", "C4"]  # and down from C2 above it (the missed body's name lost)
+    assert not naming.certain
+
+
+def test_one_short_with_the_sacrum_at_its_usual_distance_is_a_missed_vertebra() -> None:
+    """C3 inside C2's outline: the C2-C3 gap a little wide (0.4 spacings over the 1.5 expected, not enough
+    on its own), the sacrum where it always is. Not a sacralised L5, which would shift C4..L5 by one."""
+    kinds, centres = chain(["c2"] + ["vertebra"] * 22 + ["sacrum"], step=25.0)
+    keep = [i for i in range(len(kinds)) if i != 1]  # C3 missed
+    centres = centres[keep]
+    centres[1:, 1] -= 4.0  # C2's centroid to C4's: 46 mm = 1.84 spacings, 0.34 over the 1.5 expected
+    centres[-1, 1] += 7.5  # the sacrum 1.3 spacings below the last body, its usual place
+    naming = name_vertebrae([kinds[i] for i in keep], centres)
+    assert naming.transitional is None
+    assert naming.names[1] == "C4" and naming.names[-2] == "L5"
     assert not naming.certain
 
 
