@@ -695,9 +695,11 @@ def _join_sacral_pieces(
         return cands
     sacrum = cands[s]
     spacing = float(np.median(np.diff([c.center_mm[1] for c in above[-4:]])))
+    level = [c for c in above if sacrum.center_mm[1] - c.center_mm[1] < _SACRAL_PIECE_SPACINGS * spacing]
+    if not level:  # the usual case: no full-volume dilation needed
+        return cands
     grown = ndimage.binary_dilation(sacrum.mask)
-    pieces = [c for c in above if sacrum.center_mm[1] - c.center_mm[1] < _SACRAL_PIECE_SPACINGS * spacing
-              and (grown & c.mask).any()]  # fmt: skip
+    pieces = [c for c in level if (grown & c.mask).any()]
     if not pieces:
         return cands
     merged = sacrum.mask.copy()

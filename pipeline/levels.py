@@ -252,8 +252,9 @@ def name_vertebrae(
                 "excluded without ribs)"
             )
         elif between == _EXPECTED_BETWEEN_C2_AND_SACRUM - 1 and _missed_not_sacralised(excess, c2, sacrum):
-            # One short, and one gap clearly wider than its neighbours: a vertebra the segmentation missed
-            # (far more common than a sacralised L5) explains both. Each side is named from its anchor.
+            # One short, and a gap wider than its neighbours rather than a sacrum far below the last body: a
+            # vertebra the segmentation missed (far more common than a sacralised L5) explains both. Each side
+            # is named from its anchor.
             seq = []
             certain = False
             middle = c2 + 1 + int(np.argmax(excess[c2 : sacrum - 1]))

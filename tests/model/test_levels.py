@@ -200,8 +200,8 @@ def test_one_short_between_both_anchors_with_a_wide_gap_is_a_missed_vertebra_not
 
 
 def test_one_short_with_the_sacrum_at_its_usual_distance_is_a_missed_vertebra() -> None:
-    """C3 inside C2's outline: the C2-C3 gap a little wide (0.4 spacings over the 1.5 expected, not enough
-    on its own), the sacrum where it always is. Not a sacralised L5, which would shift C4..L5 by one."""
+    """C3 inside C2's outline: the C2-C4 gap a little wide (a third of a spacing over the 1.5 expected, not
+    enough on its own), the sacrum where it always is. Not a sacralised L5, which would shift C4..L5 by one."""
     kinds, centres = chain(["c2"] + ["vertebra"] * 22 + ["sacrum"], step=25.0)
     keep = [i for i in range(len(kinds)) if i != 1]  # C3 missed
     centres = centres[keep]
