@@ -102,13 +102,18 @@ def fine_probabilities(volume: Volume, grid: WorkingGrid, model: LoadedModel) ->
 
 def instance_label_map(
     inst: SpineInstances, naming: Naming, shape: tuple[int, ...]
-) -> tuple[NDArray[np.uint8], NDArray[np.uint8], dict[int, tuple[str, str]]]:
-    """Working-grid maps of vertebra labels and disc labels, and the names of every disc label."""
+) -> tuple[NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8], dict[int, tuple[str, str]]]:
+    """Working-grid maps of vertebra labels, disc labels and hidden-disc labels, and every disc label's name.
+
+    The hidden-disc map holds the disc voxels coloured as bone (:attr:`DiscInstance.hidden`): the label
+    map gives them to their disc whatever the probabilities say.
+    """
     vert = np.zeros(shape, dtype=np.uint8)
     for v, name in zip(inst.vertebrae, naming.names, strict=True):
         if name in L.VERTEBRA_LABELS:
             vert[v.mask] = L.VERTEBRA_LABELS[name]
     disc = np.zeros(shape, dtype=np.uint8)
+    hidden = np.zeros(shape, dtype=np.uint8)
     disc_names: dict[int, tuple[str, str]] = {}
     for d in inst.discs:
         upper, lower = naming.disc_between(d.upper, d.lower)
@@ -120,8 +125,10 @@ def instance_label_map(
             continue
         label = L.disc_label(upper)
         disc[d.mask] = label
+        if d.hidden is not None:
+            hidden[d.hidden] = label
         disc_names[label] = (upper, lower)
-    return vert, disc, disc_names
+    return vert, disc, hidden, disc_names
 
 
 def _territory(labels: NDArray[np.uint8]) -> NDArray[np.uint8]:
@@ -167,7 +174,7 @@ def assemble(
     version: str,
 ) -> SpineAnalysis:
     """Build the source-grid label map and the result object from the working-grid stages."""
-    vert, disc, disc_names = instance_label_map(inst, naming, grid.shape)
+    vert, disc, hidden, disc_names = instance_label_map(inst, naming, grid.shape)
     vert_t = _territory(vert)
     disc_t = _territory(disc)
 
@@ -178,6 +185,9 @@ def assemble(
         bone = (cls == BODY) | (cls == C2) | (cls == SACRUM) | (cls == C1)
         out[bone] = v[bone]
         out[cls == DISC] = d[cls == DISC]
+        h = hidden[k][np.ix_(r, c)]
+        h[~bone] = 0
+        out[h > 0] = h[h > 0]
         out[cls == CANAL] = L.CANAL
         out[cls == CORD] = L.CORD
         return out

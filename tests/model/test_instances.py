@@ -307,3 +307,43 @@ def test_the_front_of_s1_coloured_as_body_is_given_to_the_sacrum() -> None:
     assert len(inst.vertebrae) == 7
     assert names(classes)[-2:] == ["L5", "S1"]
     assert any("level with the sacrum" in w for w in inst.warnings)
+
+
+def column_with_a_body_coloured_disc() -> tuple[np.ndarray, np.ndarray]:
+    """Six bodies, the disc between the third and fourth coloured as body, with its disc probability 0.3
+    (the winning class elsewhere has 0.9): a thin or dark disc the network does not let win."""
+    classes = np.zeros((15, 200, 120), np.uint8)
+    disc_p = np.zeros(classes.shape, np.float32)
+    for k in range(6):
+        r = 10 + 30 * k
+        classes[5:10, r : r + 22, 40:75] = BODY
+        classes[5:10, r + 22 : r + 30, 40:75] = DISC
+        disc_p[5:10, r + 22 : r + 30, 40:75] = 0.9
+    classes[5:10, 92:100, 40:75] = BODY
+    disc_p[5:10, 92:100, 40:75] = 0.3
+    return classes, disc_p
+
+
+def test_a_disc_coloured_as_bone_is_given_back_to_its_gap() -> None:
+    classes, disc_p = column_with_a_body_coloured_disc()
+    inst = separate_instances(classes, SPACING, disc_probability=disc_p)
+    assert len(inst.vertebrae) == 6  # the weak disc still separates the two bodies
+    hidden = [d for d in inst.discs if d.hidden is not None]
+    assert [(d.upper, d.lower) for d in hidden] == [(2, 3)]
+    assert hidden[0].hidden[5:10, 92:100, 40:75].all()
+    assert not any(v.mask[5:10, 92:100, 40:75].any() for v in inst.vertebrae)
+
+
+def test_the_blurred_rim_of_a_disc_that_shows_stays_bone() -> None:
+    """Disc probability 0.3 on the body row above and below every disc: where the disc itself won, the
+    cut rim is the bones' edge, not disc."""
+    classes, disc_p = column_with_a_body_coloured_disc()
+    classes[5:10, 92:100, 40:75] = DISC
+    disc_p[5:10, 92:100, 40:75] = 0.9
+    for k in range(6):
+        r = 10 + 30 * k
+        disc_p[5:10, r + 21, 40:75] = 0.3
+        disc_p[5:10, r + 30, 40:75] = 0.3
+    inst = separate_instances(classes, SPACING, disc_probability=disc_p)
+    assert len(inst.vertebrae) == 6 and len(inst.discs) >= 5
+    assert all(d.hidden is None for d in inst.discs)
