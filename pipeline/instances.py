@@ -197,6 +197,11 @@ def separate_instances(
     # rises between two bodies: cutting bone where it exceeds ``cut`` separates bodies the argmax
     # joined. The cut voxels get their instance back from the nearest body when the map is assembled.
     weak_disc = disc_probability >= cut if disc_probability is not None else np.zeros(classes.shape, bool)
+    # Except in the rows at the top and bottom of the image: a body cut by the image edge leaves a sliver
+    # a few rows thin, blurred by the disc next to it all through, and the cut removed it whole; its bone
+    # then belonged to no vertebra and the disc's outline named it (a T10 sliver scored as "T10/T11").
+    weak_disc[:, :_EDGE_ROWS] = False
+    weak_disc[:, classes.shape[1] - _EDGE_ROWS :] = False
     cands: list[VertebraInstance] = []
     for kind, cls in (("vertebra", BODY), ("c2", C2), ("sacrum", SACRUM)):
         comps = _components((classes == cls) & ~weak_disc, min_vox if kind != "sacrum" else 2 * min_vox)
@@ -279,6 +284,11 @@ def separate_instances(
     discs = _add_hidden_discs(discs, classes, weak_disc, cands, sp, min_vox // 8 + 1)
     return SpineInstances(cands, discs, warnings)
 
+
+#: Rows at the top and bottom of the image where bone is never cut by a weak disc probability.
+_EDGE_ROWS = 3
+#: A body touching the top or bottom of the image is kept from this share of the column's bodies.
+_EDGE_KEEP = 0.05
 
 #: How far (mm, in the sagittal plane, front to back) a sacrum's centre may lie from the centre of the body
 #: level with it or nearest above it. The sacrum continues the column, tilted backwards: measured with the
@@ -493,7 +503,7 @@ def _drop_small_and_lateral(
         # Judged against the column's large bodies and against its own neighbours, whichever is smaller:
         # in a cervical view that runs into the thorax, C3 is a quarter of T3 and still a vertebra.
         local = _neighbour_volume(cands, i)
-        small = v < (0.1 if at_edge else 0.25) * min(ref, local) and c.kind == "vertebra"
+        small = v < (_EDGE_KEEP if at_edge else 0.25) * min(ref, local) and c.kind == "vertebra"
         lateral = abs(c.center_mm[0] - mid_slice) > 35.0
         if c.kind == "vertebra" and not at_edge:
             small = small or _off_centre_fragment(cands, i)

@@ -347,3 +347,18 @@ def test_the_blurred_rim_of_a_disc_that_shows_stays_bone() -> None:
     inst = separate_instances(classes, SPACING, disc_probability=disc_p)
     assert len(inst.vertebrae) == 6 and len(inst.discs) >= 5
     assert all(d.hidden is None for d in inst.discs)
+
+
+def test_a_body_sliver_at_the_top_edge_of_the_image_is_a_vertebra() -> None:
+    """A body cut by the top of the image, three rows thin and blurred by the disc below it all through
+    (disc probability 0.3): it was cut away whole, and its bone was then named after that disc."""
+    classes, disc_p = column_with_a_body_coloured_disc()
+    classes[5:10, 92:100, 40:75] = DISC
+    disc_p[5:10, 92:100, 40:75] = 0.9
+    classes[5:10, 0:3, 40:75] = BODY
+    disc_p[5:10, 0:3, 40:75] = 0.3
+    classes[5:10, 3:10, 40:75] = DISC
+    disc_p[5:10, 3:10, 40:75] = 0.9
+    inst = separate_instances(classes, SPACING, disc_probability=disc_p)
+    assert len(inst.vertebrae) == 7
+    assert inst.vertebrae[0].mask[5:10, 0:3, 40:75].all()
