@@ -177,6 +177,7 @@ def assemble(
     vert, disc, hidden, disc_names = instance_label_map(inst, naming, grid.shape)
     vert_t = _territory(vert)
     disc_t = _territory(disc)
+    any_hidden = bool(hidden.any())  # most series have none: skip the per-slice lookup
 
     def lookup(cls: NDArray[np.uint8], r: NDArray[np.intp], c: NDArray[np.intp], k: int) -> NDArray[np.uint8]:
         v = vert_t[k][np.ix_(r, c)]
@@ -185,9 +186,10 @@ def assemble(
         bone = (cls == BODY) | (cls == C2) | (cls == SACRUM) | (cls == C1)
         out[bone] = v[bone]
         out[cls == DISC] = d[cls == DISC]
-        h = hidden[k][np.ix_(r, c)]
-        h[~bone] = 0
-        out[h > 0] = h[h > 0]
+        if any_hidden:
+            h = hidden[k][np.ix_(r, c)]
+            take = bone & (h > 0)
+            out[take] = h[take]
         out[cls == CANAL] = L.CANAL
         out[cls == CORD] = L.CORD
         return out
