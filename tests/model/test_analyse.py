@@ -141,3 +141,50 @@ def test_a_disc_the_network_coloured_as_bone_is_labelled_as_its_disc() -> None:
     hidden_disc = result.label_map[::-1][5:10, 152:160, 40:75]  # back to the working grid's slice order
     assert (hidden_disc == L.disc_label("L4")).mean() > 0.95
     assert (result.label_map[::-1][5:10, 122:130, 40:75] == L.disc_label("L3")).mean() > 0.95
+
+
+def _one_hot_probs(classes: np.ndarray, p: float = 0.9) -> np.ndarray:
+    from pipeline.model import CLASSES
+
+    n = len(CLASSES)
+    probs = np.full((classes.shape[0], n, *classes.shape[1:]), (1.0 - p) / (n - 1), np.float32)
+    for k in range(n):
+        probs[:, k][classes == k] = p
+    return probs
+
+
+def test_slice_smoothing_gives_back_a_structure_one_slice_lost() -> None:
+    """A slice where the body narrowly loses to background, between two slices that show it, takes the body
+    back; the probabilities still sum to one, and the edge slices repeat themselves rather than fade."""
+    from pipeline.analyse import smooth_across_slices
+    from pipeline.model import BACKGROUND, BODY
+
+    classes = np.zeros((5, 8, 8), np.uint8)
+    classes[:4, 2:6, 2:6] = BODY
+    probs = _one_hot_probs(classes)
+    probs[2, BODY, 2:6, 2:6], probs[2, BACKGROUND, 2:6, 2:6] = 0.40, 0.45  # one noisy slice: background wins
+    probs /= probs.sum(axis=1, keepdims=True)
+    assert probs[2, :, 3, 3].argmax() == BACKGROUND
+    out = smooth_across_slices(probs.copy(), 0.15)
+    assert out[2, :, 3, 3].argmax() == BODY
+    assert out[3, :, 3, 3].argmax() == BODY and out[4, :, 3, 3].argmax() == BACKGROUND  # the edge stays put
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(out[0, BODY, 3, 3], 0.85 * 0.9 + 0.15 * 0.9, atol=1e-6)  # edge slice repeats
+    np.testing.assert_array_equal(smooth_across_slices(probs, 0.0), probs)
+
+
+def test_slice_smoothing_keeps_a_thin_discs_ridge() -> None:
+    """A one-row disc that narrowly wins in its slice, with bone in the slices beside it, stays disc on its
+    ridge; the rows of a thicker disc off the ridge are smoothed like everything else."""
+    from pipeline.analyse import smooth_across_slices
+    from pipeline.model import BODY, DISC
+
+    classes = np.full((3, 12, 6), BODY, np.uint8)
+    probs = _one_hot_probs(classes)
+    probs[1, DISC, 4], probs[1, BODY, 4] = 0.50, 0.45  # the thin disc, only in the middle slice
+    probs[1, DISC, 8:10], probs[1, BODY, 8:10] = 0.50, 0.45  # a two-row disc...
+    probs[1, DISC, 9] = 0.55  # ...whose ridge is its second row
+    out = smooth_across_slices(probs.copy(), 0.15)
+    assert (out[1, :, 4].argmax(axis=0) == DISC).all()
+    assert (out[1, :, 9].argmax(axis=0) == DISC).all()
+    assert (out[1, :, 8].argmax(axis=0) == BODY).all()  # off the ridge: outvoted by the slices beside it
