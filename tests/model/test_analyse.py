@@ -188,3 +188,16 @@ def test_slice_smoothing_keeps_a_thin_discs_ridge() -> None:
     assert (out[1, :, 4].argmax(axis=0) == DISC).all()
     assert (out[1, :, 9].argmax(axis=0) == DISC).all()
     assert (out[1, :, 8].argmax(axis=0) == BODY).all()  # off the ridge: outvoted by the slices beside it
+
+
+def test_slice_smoothing_leaves_the_cord_to_its_own_slice() -> None:
+    """The cord is one to three slices wide: blended with the CSF beside it, it lost its edges."""
+    from pipeline.analyse import smooth_across_slices
+    from pipeline.model import CANAL, CORD
+
+    classes = np.full((5, 6, 6), CANAL, np.uint8)
+    classes[2, 2:4, 2:4] = CORD
+    probs = _one_hot_probs(classes)
+    out = smooth_across_slices(probs.copy(), 0.15)
+    np.testing.assert_allclose(out[:, CORD], probs[:, CORD], atol=1e-6)
+    assert (out[2, :, 2:4, 2:4].argmax(axis=0) == CORD).all()
