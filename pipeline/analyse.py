@@ -53,9 +53,11 @@ _TERRITORY_VOXELS = 4.0
 FINE_SPACING_MM = 1.0
 #: Weight of each neighbouring slice in the boundary probabilities (:func:`smooth_across_slices`).
 SLICE_SMOOTHING = 0.15
-#: Channels that keep their own slice's probabilities: the cord is one to three slices wide, and blended
-#: with the CSF beside it, it lost its edges (cord Dice 0.864 -> 0.846 on phantoms 200-299).
-_OWN_SLICE_ONLY = (CANAL, CORD)
+#: Channels whose probabilities stay the network's working-grid output on their own slice, neither averaged
+#: with the fine pass nor blended across slices: the cord's edge against the CSF got worse both ways (cord
+#: Dice 0.877 -> 0.857 on 200 phantoms with the fine pass; 0.864 -> 0.846 on phantoms 200-299 blended, the
+#: cord being one to three slices wide).
+_FIRST_PASS_ONLY = (CANAL, CORD)
 
 
 def analyse(volume: Volume, model: LoadedModel | None = None, fine_pass: bool = True) -> SpineAnalysis:
@@ -87,7 +89,7 @@ def smooth_across_slices(probs: NDArray[np.float32], weight: float) -> NDArray[n
     Why: the 2-D network judges every slice on its own, and a voxel where two classes nearly tie goes one
     way or the other by that slice's noise. Blending in the slices either side settles such voxels the way
     their neighbours lean (a slice that narrowly loses a structure both its neighbours show gets it back);
-    where the network is sure, nothing moves. The canal and cord are not blended (:data:`_OWN_SLICE_ONLY`).
+    where the network is sure, nothing moves. The canal and cord are not blended (:data:`_FIRST_PASS_ONLY`).
     Measured on v7's cached probabilities, phantoms 200-299 (where the weight was chosen) and then 0-199:
     disc Dice median 0.837 -> 0.842 and 0.846 -> 0.854, body 0.916 -> 0.920 and 0.917 -> 0.920, canal
     0.918 -> 0.915 and 0.918 -> 0.916 (its neighbours' edges move), cord unchanged. A disc's ridge (its
@@ -104,34 +106,30 @@ def smooth_across_slices(probs: NDArray[np.float32], weight: float) -> NDArray[n
     out[0] += weight * probs[0]
     out[-1] += weight * probs[-1]
     disc = probs[:, DISC]
-    above = np.full_like(disc, -1.0)
-    above[:, 1:] = disc[:, :-1]
-    below = np.full_like(disc, -1.0)
-    below[:, :-1] = disc[:, 1:]
-    ridge = (probs.argmax(axis=1) == DISC) & (disc >= above) & (disc >= below)
+    ridge = probs.argmax(axis=1) == DISC
+    ridge[:, 1:] &= disc[:, 1:] >= disc[:, :-1]  # not below the row above (the first row has none)
+    ridge[:, :-1] &= disc[:, :-1] >= disc[:, 1:]  # nor below the row beneath
     # Channels last, so that a (slices, rows, cols) mask picks whole probability vectors.
     out.transpose(0, 2, 3, 1)[ridge] = probs.transpose(0, 2, 3, 1)[ridge]
-    keep = list(_OWN_SLICE_ONLY)
-    out[:, keep] = probs[:, keep]
+    return _keep_first_pass(out, probs)
+
+
+def _keep_first_pass(out: NDArray[np.float32], first: NDArray[np.float32]) -> NDArray[np.float32]:
+    """``out`` with the :data:`_FIRST_PASS_ONLY` channels taken from ``first``, renormalised (in place)."""
+    keep = list(_FIRST_PASS_ONLY)
+    out[:, keep] = first[:, keep]
     out /= out.sum(axis=1, keepdims=True)
     return out
 
 
-#: Channels whose probabilities stay those of the working-grid pass (see the module docstring).
-_COARSE_ONLY = (CANAL, CORD)
-
-
 def _with_fine_pass(probs: NDArray[np.float32], fine: NDArray[np.float32]) -> NDArray[np.float32]:
-    """The two passes averaged, except the :data:`_COARSE_ONLY` channels (renormalised to sum to one).
+    """The two passes averaged, except the :data:`_FIRST_PASS_ONLY` channels (renormalised to sum to one).
 
     Computed in place in ``fine``: a 25 x 640 x 640 series holds several such arrays at once already.
     """
     fine += probs
     fine *= 0.5
-    keep = list(_COARSE_ONLY)
-    fine[:, keep] = probs[:, keep]
-    fine /= fine.sum(axis=1, keepdims=True)
-    return fine
+    return _keep_first_pass(fine, probs)
 
 
 def fine_probabilities(volume: Volume, grid: WorkingGrid, model: LoadedModel) -> NDArray[np.float32]:
