@@ -8,7 +8,9 @@ Two evaluations, printed as one table:
   had a wrong name while the result said the naming was certain.
 * **Real cases, 5-fold cross-validation**: fold ``k`` holds the cases ``sorted(names)[k::5]`` and is
   analysed with the weights trained without them (``--cv-weights`` with ``{k}`` in the path; the
-  training commands are in MODEL_CARD.md). Vertebral-body Dice and naming of T11..L5.
+  training commands are in MODEL_CARD.md). Vertebral-body Dice and naming of T11..L5. The cases are
+  1 mm isotropic (resampled upstream from about 4 mm sagittal slices); ``--slice-mm 4`` averages them
+  back into thick sagittal slices (:func:`thick_slices`), the geometry a scanner sends.
 
 How a structure counts as *named correctly*: among the predicted labels inside its true voxels, the
 most frequent non-background one equals the true label. A structure the pipeline missed (less than
@@ -37,6 +39,7 @@ from pipeline.analyse import analyse
 from pipeline.inference import LoadedModel, load_model
 from pipeline.result import SpineAnalysis
 from pipeline.train import CONTRASTS, EVAL_SEED_BASE, REGIONS, cv_folds, load_real_volume, real_case_names
+from pipeline.volume import Volume
 
 log = logging.getLogger("pipeline.evaluate")
 
@@ -197,8 +200,41 @@ def evaluate_phantoms(
     return scores
 
 
+def thick_slices(
+    volume: Volume, labels: NDArray[np.integer], thickness_mm: float, window: int | None = None
+) -> tuple[Volume, NDArray[np.integer]]:
+    """A thin-slice sagittal volume averaged into slices ``thickness_mm`` thick, with matching labels.
+
+    Why: the real cases are 1 mm isotropic, but a scanner sends sagittal series of 3-5 mm slices, where a
+    small structure is partial volume in one or two slices; the cross-validation should see what the node
+    will be sent. A thick slice is the mean of the ``n = round(thickness / spacing)`` thin slices it covers
+    (a box slice profile) and takes the label of its middle thin slice. ``window`` keeps only that many thin
+    slices around the centre (a fast test input); slices left over at the edge are dropped.
+    """
+    n = max(1, round(thickness_mm / volume.spacing[0]))
+    first, count = 0, volume.shape[0]
+    if window is not None and window < count:
+        first, count = (count - window) // 2, window
+    blocks = count // n
+    if blocks < 1:
+        raise ValueError(f"{count} slices of {volume.spacing[0]} mm cannot make one {thickness_mm} mm slice")
+    stop = first + blocks * n
+    arr = np.asarray(volume.array, dtype=np.float32)[first:stop]
+    thick = arr.reshape(blocks, n, *arr.shape[1:]).mean(axis=1)
+    middle = first + np.arange(blocks) * n + n // 2
+    centre = first + (n - 1) / 2.0  # the first thick slice's centre, in thin-slice indices
+    origin = volume.index_to_lps(np.array([centre, 0.0, 0.0]))
+    spacing = (volume.spacing[0] * n, volume.spacing[1], volume.spacing[2])
+    out = Volume(thick, spacing, volume.direction, origin, volume.contrast, dict(volume.metadata))
+    return out, np.ascontiguousarray(np.asarray(labels)[middle])
+
+
 def evaluate_real_cv(
-    weights_pattern: str, device: str, only: list[int] | None = None, cache: Path | None = None
+    weights_pattern: str,
+    device: str,
+    only: list[int] | None = None,
+    cache: Path | None = None,
+    slice_mm: float | None = None,
 ) -> list[SeriesScore]:
     scores = []
     for k, fold in enumerate(cv_folds(real_case_names())):
@@ -214,8 +250,12 @@ def evaluate_real_cv(
             raise SystemExit(f"fold {k} weights were trained on their own test cases: {sorted(leaked)}")
         for case in fold:
             volume, truth = load_real_volume(case)
+            key = case
+            if slice_mm is not None:
+                volume, truth = thick_slices(volume, truth, slice_mm)
+                key = f"{case}-{slice_mm:g}mm"
             t = time.time()
-            result = analyse(volume, _keyed(model, case))
+            result = analyse(volume, _keyed(model, key))
             scores.append(score_real(case, result, truth))
             scores[-1].seconds = time.time() - t
             s = scores[-1]
@@ -332,6 +372,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--phantom-start", type=int, default=0)
     p.add_argument("--cv-weights", default=None, help="fold weights, '{k}' replaced by 0..4 (omit: skip)")
     p.add_argument("--folds", type=int, nargs="+", default=None, help="only these CV folds (default: all 5)")
+    p.add_argument("--slice-mm", type=float, default=None, help="real cases averaged into slices this thick")
     p.add_argument("--regions", nargs="+", choices=REGIONS, default=list(REGIONS), help="only these regions")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=2)
@@ -364,9 +405,9 @@ def main(argv: list[str] | None = None) -> None:
         phantom_scores = evaluate_phantoms(
             model, args.phantoms, args.phantom_start, args.json, regions=tuple(args.regions)
         )
-    real_scores = (
-        evaluate_real_cv(args.cv_weights, args.device, args.folds, args.cache) if args.cv_weights else []
-    )
+    real_scores: list[SeriesScore] = []
+    if args.cv_weights:
+        real_scores = evaluate_real_cv(args.cv_weights, args.device, args.folds, args.cache, args.slice_mm)
     print(table(phantom_scores, real_scores))
     print(f"evaluated in {time.time() - t0:.0f} s")
     if phantom_scores:

@@ -7,6 +7,7 @@ import pytest
 
 from pipeline import labels as L
 from pipeline.analyse import analyse
+from pipeline.evaluate import thick_slices
 from pipeline.inference import get_model
 from pipeline.result import SpineAnalysis
 from pipeline.train import REAL_DATA, load_real_volume
@@ -16,22 +17,18 @@ needs_real = pytest.mark.skipif(not (REAL_DATA / "manifest.json").is_file(), rea
 
 
 def clinical_series(case: str, flip_rows: bool = False) -> tuple[Volume, np.ndarray]:
-    """A real 1 mm case re-sliced to 4 mm sagittal slices, as a scanner writes it (fast to analyse).
+    """A real 1 mm case averaged into nine 4 mm sagittal slices around the centre, as a scanner writes
+    them (fast to analyse).
 
     ``flip_rows`` stores the rows in the opposite order with matching geometry (another convention).
     """
-    vol, lab = load_real_volume(case)
-    picks = np.arange(vol.shape[0] // 2 - 16, vol.shape[0] // 2 + 17, 4)
-    arr = np.asarray(vol.array)[picks]
-    lab = lab[picks]
-    direction = vol.direction.copy()
-    origin = vol.index_to_lps(np.array([picks[0], 0, 0], float))
+    vol, lab = thick_slices(*load_real_volume(case), 4.0, window=36)
+    arr, direction, origin = np.asarray(vol.array), vol.direction.copy(), vol.origin
     if flip_rows:
         arr, lab = arr[:, ::-1], lab[:, ::-1]
         origin = origin + direction[:, 1] * vol.spacing[1] * (arr.shape[1] - 1)
         direction[:, 1] *= -1
-    spacing = (4.0, vol.spacing[1], vol.spacing[2])
-    return Volume(np.ascontiguousarray(arr), spacing, direction, origin, contrast="T2"), np.ascontiguousarray(lab)
+    return Volume(np.ascontiguousarray(arr), vol.spacing, direction, origin, contrast="T2"), np.ascontiguousarray(lab)
 
 
 @pytest.fixture(scope="module")
