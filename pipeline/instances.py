@@ -590,10 +590,19 @@ def _drop_off_curve(cands: list[VertebraInstance], warnings: list[str]) -> list[
     rows = np.array([c.center_mm[1] for c in cands])
     cols = np.array([c.center_mm[2] for c in cands])
     vols = np.array([float(c.volume_voxels) for c in cands])
-    # Only plain bodies vote: C2 and the sacrum are single, large, and tested against the curve after.
-    voters = np.array([c.kind == "vertebra" for c in cands])
+    # Only plain bodies vote: C2 and the sacrum are single components of their own class, kept whatever
+    # the curve.
+    anchors = np.array([c.kind != "vertebra" for c in cands])
+    voters = ~anchors
+    # Nor does a body below the sacrum's centre vote (it is still tested): no presacral body lies there,
+    # but bowel or pelvic bone coloured as body does, and two such pieces outvoted L5 by bending the curve
+    # down to them (a real case on 4 mm slices).
+    sacrum_rows = [c.center_mm[1] for c in cands if c.kind == "sacrum"]
+    if sacrum_rows:
+        voters &= rows <= sacrum_rows[0]
     if voters.sum() < 3:
         voters[:] = True
+        anchors[:] = False
     rng = np.random.default_rng(0)
     n = len(cands)
     pool = np.nonzero(voters)[0]
@@ -610,11 +619,11 @@ def _drop_off_curve(cands: list[VertebraInstance], warnings: list[str]) -> list[
         score = float(vols[keep & voters].sum())
         if score > best_score:
             best_score, best_keep = score, keep
-    keep = best_keep | ~voters  # C2 and the sacrum are single components of their own class: kept
+    keep = best_keep | anchors
     fit = keep & voters
     if fit.sum() >= 4:
         coef = np.polyfit(rows[fit], cols[fit], min(3, int(fit.sum()) - 2), w=np.sqrt(vols[fit]))
-        keep = (np.abs(np.polyval(coef, rows) - cols) < 22.0) | ~voters
+        keep = (np.abs(np.polyval(coef, rows) - cols) < 22.0) | anchors
     if keep.sum() < 2:
         return cands
     if not keep.all():

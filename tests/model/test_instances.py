@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.instances import separate_instances
+from pipeline.instances import VertebraInstance, _drop_off_curve, separate_instances
 from pipeline.levels import name_vertebrae
 from pipeline.model import BODY, C1, CANAL, DISC, SACRUM
 
@@ -362,3 +362,25 @@ def test_a_body_sliver_at_the_top_edge_of_the_image_is_a_vertebra() -> None:
     inst = separate_instances(classes, SPACING, disc_probability=disc_p)
     assert len(inst.vertebrae) == 7
     assert inst.vertebrae[0].mask[5:10, 0:3, 40:75].all()
+
+
+def _candidate(kind: str, row_mm: float, col_mm: float, voxels: int) -> VertebraInstance:
+    """A candidate with only what the column test reads: its centre and its volume."""
+    mask = np.zeros((1, voxels), bool)
+    mask[:] = True
+    return VertebraInstance(kind, mask, np.array([30.0, row_mm, col_mm]), 0.0)  # type: ignore[arg-type]
+
+
+def test_bone_below_the_sacrum_does_not_bend_the_column_away_from_l5() -> None:
+    """A real case on 4 mm slices (fold model): two pelvic pieces coloured as body, 130 mm in front of the
+    sacrum and below it, outvoted L5 and the curve dropped L5. Below the sacrum nothing votes; those
+    pieces are still tested against the curve, and dropped."""
+    column = [(3, 229, 677), (28, 227, 3827), (60, 222, 4440), (94, 215, 4811), (130, 205, 5238),
+              (168, 197, 5786), (208, 191, 6218), (247, 194, 5638)]  # fmt: skip
+    cands = [_candidate("vertebra", r, c, v) for r, c, v in column]
+    cands += [_candidate("sacrum", 289, 221, 15601), _candidate("vertebra", 331, 70, 4803),
+              _candidate("vertebra", 331, 63, 4527)]  # fmt: skip
+    kept = _drop_off_curve(cands, [])
+    assert cands[7] in kept  # L5
+    assert cands[8] in kept  # the sacrum
+    assert not any(c in kept for c in cands[9:])
