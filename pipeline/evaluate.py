@@ -226,7 +226,7 @@ def thick_slices(
     origin = volume.index_to_lps(np.array([centre, 0.0, 0.0]))
     spacing = (volume.spacing[0] * n, volume.spacing[1], volume.spacing[2])
     out = Volume(thick, spacing, volume.direction, origin, volume.contrast, dict(volume.metadata))
-    return out, np.ascontiguousarray(np.asarray(labels)[middle])
+    return out, np.asarray(labels)[middle]  # fancy indexing copies: contiguous
 
 
 def evaluate_real_cv(

@@ -366,9 +366,7 @@ def test_a_body_sliver_at_the_top_edge_of_the_image_is_a_vertebra() -> None:
 
 def _candidate(kind: str, row_mm: float, col_mm: float, voxels: int) -> VertebraInstance:
     """A candidate with only what the column test reads: its centre and its volume."""
-    mask = np.zeros((1, voxels), bool)
-    mask[:] = True
-    return VertebraInstance(kind, mask, np.array([30.0, row_mm, col_mm]), 0.0)  # type: ignore[arg-type]
+    return VertebraInstance(kind, np.ones((1, voxels), bool), np.array([30.0, row_mm, col_mm]), 0.0)  # type: ignore[arg-type]
 
 
 def test_bone_below_the_sacrum_does_not_bend_the_column_away_from_l5() -> None:
