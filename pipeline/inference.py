@@ -179,9 +179,13 @@ def predict_probabilities(model: LoadedModel, image: NDArray[np.float32], batch_
 
 
 def save_weights(network: UNet2D, path: Path, meta: dict[str, Any]) -> dict[str, Any]:
-    """Write weights (fp16 tensors: half the size, no measurable change) and their sidecar JSON."""
+    """Write weights (fp16 tensors: half the size, no measurable change) and their sidecar JSON.
+
+    The tensors are saved from the CPU whatever device trained them, so that the file (and its checksum)
+    does not record a GPU that a node loading it may not have.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: (v.half() if v.is_floating_point() else v) for k, v in network.state_dict().items()}
+    state = {k: (v.half() if v.is_floating_point() else v).cpu() for k, v in network.state_dict().items()}
     torch.save({"state_dict": state, "config": json.dumps(network.config.to_dict())}, path)
     meta = {**meta, "sha256": sha256_of(path), "model": network.config.to_dict(), "file": path.name}
     sidecar_path(path).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")

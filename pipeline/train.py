@@ -16,6 +16,10 @@ Design choices, and why:
   training (see :data:`TRAIN_SEED_BASE`), so evaluation seeds can never overlap them.
 * **Stages:** ``--init`` starts from earlier weights, so one phantom pre-training can be shared by the
   cross-validation folds (each fine-tuned without its own test cases) and the final model.
+* **CPU or CUDA** (``--device``, ``auto`` by default): the batches are drawn and augmented on the CPU
+  either way, from the same seeded generator, so a run draws the same samples on both. On the CPU a rerun
+  gives the same weights bit for bit; CUDA's convolution kernels may sum in another order, so a GPU run
+  is close to, not identical with, the CPU run of the same command.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from numpy.typing import NDArray
 from torch.nn import functional as F
 
 from pipeline import labels as L
-from pipeline.inference import save_weights
+from pipeline.inference import ModelLoadError, resolve_device, save_weights
 from pipeline.model import (
     BACKGROUND,
     BODY,
@@ -376,10 +380,27 @@ def widen_head(state: dict[str, torch.Tensor], num_classes: int) -> dict[str, to
     return out
 
 
+def training_device(name: str) -> torch.device:
+    """The device ``--device`` names (``auto``: the first CUDA GPU when there is one, else the CPU).
+
+    Why a separate message: asking for CUDA on a machine without it must stop before the data is drawn
+    (a minute of work), and say which option to change.
+    """
+    try:
+        return resolve_device(name)
+    except ModelLoadError:
+        raise SystemExit(f"--device {name}: no CUDA GPU is available here; use --device auto or cpu") from None
+
+
 def train(args: argparse.Namespace) -> dict:
+    device = training_device(getattr(args, "device", "cpu"))
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(args.seed)
     torch.manual_seed(args.seed)
+    if device.type == "cuda":
+        # cuDNN's autotuner picks kernels by timing them, run to run: keep the choice fixed.
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
     config = ModelConfig(widths=tuple(args.widths), spacing_mm=args.spacing)
     t0 = time.time()
 
@@ -403,8 +424,9 @@ def train(args: argparse.Namespace) -> dict:
     if args.init:
         payload = torch.load(args.init, map_location="cpu", weights_only=True)
         net.load_state_dict(widen_head({k: v.float() for k, v in payload["state_dict"].items()}, config.num_classes))
+    net = net.to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
-    class_weights = torch.tensor(args.class_weights, dtype=torch.float32) if args.class_weights else None
+    class_weights = torch.tensor(args.class_weights, dtype=torch.float32, device=device) if args.class_weights else None
     n_real = args.batch // 3 if reals and phantoms else (args.batch if reals else 0)
     n_phantom = args.batch - n_real
     deadline = t0 + args.max_minutes * 60
@@ -421,9 +443,9 @@ def train(args: argparse.Namespace) -> dict:
             parts.append(sample_batch(reals, n_real, args.crop, rng))
         if n_phantom and phantoms:
             parts.append(sample_batch(phantoms, n_phantom, args.crop, rng, strength=0.6, focus=args.focus))
-        x = torch.cat([p[0] for p in parts])
-        y = torch.cat([p[1] for p in parts])
-        partial = torch.cat([p[2] for p in parts])
+        x = torch.cat([p[0] for p in parts]).to(device)
+        y = torch.cat([p[1] for p in parts]).to(device)
+        partial = torch.cat([p[2] for p in parts]).to(device)
         loss = partial_label_loss(net(x), y, partial, class_weights)
         opt.zero_grad()
         loss.backward()
@@ -456,6 +478,7 @@ def train(args: argparse.Namespace) -> dict:
         "loss_history": history,
         "torch": torch.__version__,
         "platform": platform.platform(),
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
     }
     meta = save_weights(net, Path(args.out), meta)
     log.info("wrote %s (sha256 %s) after %d steps in %.0f s", args.out, meta["sha256"], step, duration)
@@ -485,7 +508,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--contrast-weights", type=float, nargs=len(CONTRASTS), default=None, help=f"draw {CONTRASTS} by weight"
     )
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1, help="CPU threads (augmentation, and the network on the CPU)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
     p.add_argument("--focus", type=float, default=0.0, help="share of phantom crops centred on C2/sacrum/cord")
     p.add_argument("--version", default="dev")
     return p
