@@ -89,7 +89,8 @@ def _argwhere(mask: NDArray[np.bool_]) -> NDArray[np.intp]:
     return np.argwhere(mask[box]) + np.asarray(lo)
 
 
-def _component_stats(mask: NDArray[np.bool_], spacing: NDArray[np.float64]) -> NDArray[np.float64]:
+def component_centre_mm(mask: NDArray[np.bool_], spacing: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Centre of mass of ``mask`` in working-grid millimetres (:attr:`VertebraInstance.center_mm`)."""
     idx = _argwhere(mask)
     return idx.mean(axis=0) * spacing
 
@@ -211,10 +212,10 @@ def separate_instances(
             comps.sort(key=lambda m: -int(m.sum()))
             if kind == "sacrum":
                 comps = _sacrum_on_column(comps, cands, sp, warnings)
-            cands.extend(VertebraInstance("vertebra", m, _component_stats(m, sp), 0.0) for m in comps[1:])
+            cands.extend(VertebraInstance("vertebra", m, component_centre_mm(m, sp), 0.0) for m in comps[1:])
             comps = comps[:1]
         for m in comps:
-            cands.append(VertebraInstance(kind, m, _component_stats(m, sp), 0.0))  # type: ignore[arg-type]
+            cands.append(VertebraInstance(kind, m, component_centre_mm(m, sp), 0.0))  # type: ignore[arg-type]
     cands.sort(key=lambda v: v.center_mm[1])
     cands = _drop_small_and_lateral(cands, sp, warnings, rows=classes.shape[1])
     cands = _drop_off_curve(cands, warnings)
@@ -254,7 +255,7 @@ def separate_instances(
             if pieces >= 2:
                 parts = _absorb_slivers(_split_component(c.mask, sp, axis, int(pieces)))
                 if len(parts) > 1:
-                    out.extend(VertebraInstance("vertebra", q, _component_stats(q, sp), 0.0) for q in parts)
+                    out.extend(VertebraInstance("vertebra", q, component_centre_mm(q, sp), 0.0) for q in parts)
                     changed = True
                 else:
                     out.append(c)
@@ -313,7 +314,7 @@ def _sacrum_on_column(
     column = _drop_off_curve(list(bodies), [])
     if len(column) < 3:
         return comps
-    on = [m for m in comps if _off_column_mm(_component_stats(m, sp), column) <= _SACRUM_OFF_COLUMN_MM]
+    on = [m for m in comps if _off_column_mm(component_centre_mm(m, sp), column) <= _SACRUM_OFF_COLUMN_MM]
     if not on or on[0] is comps[0]:
         return comps
     warnings.append(f"ignored {len(comps) - len(on)} sacrum-like component(s) in front of or behind the column")
@@ -364,15 +365,15 @@ def _add_atlas(
     if not comps:
         return cands
     comps.sort(key=lambda m: -int(m.sum()))
-    main = _component_stats(comps[0], sp)
-    ring = [m for m in comps if np.linalg.norm((_component_stats(m, sp) - main)[1:]) <= _ATLAS_RING_MM]
+    main = component_centre_mm(comps[0], sp)
+    ring = [m for m in comps if np.linalg.norm((component_centre_mm(m, sp) - main)[1:]) <= _ATLAS_RING_MM]
     mask = np.logical_or.reduce(ring)
     if int(mask.sum()) < min_vox:
         # The ring holds more than the smallest body kept here (the phantoms' anterior arch alone is about
         # 0.8 cm3): a few C1-coloured voxels are noise (a speck at the top of a lumbar view made its top body
         # "C2").
         return cands
-    atlas = VertebraInstance("c1", mask, _component_stats(mask, sp), 0.0)
+    atlas = VertebraInstance("c1", mask, component_centre_mm(mask, sp), 0.0)
     above = [c for c in cands if c.center_mm[1] <= atlas.center_mm[1]]
     below = next((c for c in cands if c.center_mm[1] > atlas.center_mm[1]), None)
     cut = below is not None and below.points[:, 1].min() <= 2
@@ -474,7 +475,7 @@ def _mark_c2_at_spine_top(
         chosen.kind = "c2"
         return cands
     merged = np.logical_or.reduce([chosen.mask, *(b.mask for b in pieces)])
-    c2 = VertebraInstance("c2", merged, _component_stats(merged, sp), 0.0)
+    c2 = VertebraInstance("c2", merged, component_centre_mm(merged, sp), 0.0)
     return [c2 if c is chosen else c for c in cands if not any(c is b for b in pieces)]
 
 
@@ -659,7 +660,7 @@ def _merge_fragments(cands: list[VertebraInstance], sp: NDArray[np.float64]) -> 
             d = float(np.linalg.norm((b.center_mm - a.center_mm)[1:]))
             if a.volume_voxels + b.volume_voxels <= 1.6 * typical_v and d < 0.75 * typical_h:
                 merged = a.mask | b.mask
-                out[i : i + 2] = [VertebraInstance("vertebra", merged, _component_stats(merged, sp), 0.0)]
+                out[i : i + 2] = [VertebraInstance("vertebra", merged, component_centre_mm(merged, sp), 0.0)]
                 continue
         i += 1
     return out
@@ -690,7 +691,7 @@ def _absorb_small_pieces(
                 continue
             j = min(options, key=lambda k: float(np.linalg.norm((out[k].center_mm - c.center_mm)[1:])))
             merged = out[j].mask | c.mask
-            out[j] = VertebraInstance(out[j].kind, merged, _component_stats(merged, sp), 0.0)
+            out[j] = VertebraInstance(out[j].kind, merged, component_centre_mm(merged, sp), 0.0)
             del out[i]
             changed = True
             break
@@ -729,7 +730,7 @@ def _join_sacral_pieces(
     for c in pieces:
         merged |= c.mask
     warnings.append(f"gave {len(pieces)} body-like piece(s) level with the sacrum to the sacrum")
-    joined = VertebraInstance("sacrum", merged, _component_stats(merged, sp), sacrum.height_mm)
+    joined = VertebraInstance("sacrum", merged, component_centre_mm(merged, sp), sacrum.height_mm)
     out = [joined if c is sacrum else c for c in cands if not any(c is p for p in pieces)]
     return sorted(out, key=lambda v: v.center_mm[1])
 
