@@ -41,6 +41,7 @@ from pipeline.result import (
     Structure,
     VertebraFindings,
 )
+from pipeline.sacrum_border import redraw_sacrum_border
 from pipeline.volume import Volume
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ def analyse(volume: Volume, model: LoadedModel | None = None, fine_pass: bool = 
     inst = separate_instances(classes, grid.spacing, disc_probability=probs[:, DISC])
     found = inst.vertebrae
     naming = name_vertebrae([v.kind for v in found], [v.center_mm for v in found], [v.volume_voxels for v in found])
+    inst = redraw_sacrum_border(inst, image, grid.spacing)
     if fine_pass and grid.target_spacing > FINE_SPACING_MM:
         probs = _with_fine_pass(probs, fine_probabilities(volume, grid, model))
     # The instance and naming rules were set on the network's own output; only the voxel boundaries drawn
