@@ -86,14 +86,16 @@ def redraw_sacrum_border(
 
 
 def _shared_box(a: NDArray[np.bool_], b: NDArray[np.bool_]) -> tuple[slice, ...] | None:
-    """Bounding box of ``a | b`` (one voxel wider) when the two masks touch, else None."""
-    touching = ndimage.binary_dilation(a) & b
-    if not touching.any():
+    """Bounding box of ``a | b`` (one voxel wider) when the two masks touch, else None.
+
+    The contact test runs inside the box, not on the whole volume: both masks lie wholly inside it, so
+    the dilation finds the same contacts for a fraction of the work.
+    """
+    (tight,) = ndimage.find_objects((a | b).astype(np.uint8))
+    box = tuple(slice(max(t.start - 1, 0), min(t.stop + 1, n)) for t, n in zip(tight, a.shape, strict=True))
+    if not (ndimage.binary_dilation(a[box]) & b[box]).any():
         return None
-    both = np.argwhere(a | b)
-    lo = np.maximum(both.min(axis=0) - 1, 0)
-    hi = np.minimum(both.max(axis=0) + 2, a.shape)
-    return tuple(slice(int(x), int(y)) for x, y in zip(lo, hi, strict=True))
+    return box
 
 
 def shared_face_share(body: NDArray[np.bool_], sacrum: NDArray[np.bool_]) -> float:
