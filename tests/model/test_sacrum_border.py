@@ -11,8 +11,8 @@ SPACING = (3.0, 1.25, 1.25)
 SHAPE = (5, 90, 40)
 
 
-def _instance(kind: str, rows: slice) -> VertebraInstance:
-    mask = np.zeros(SHAPE, bool)
+def _instance(kind: str, rows: slice, shape: tuple[int, int, int] = SHAPE) -> VertebraInstance:
+    mask = np.zeros(shape, bool)
     mask[:, rows, 10:30] = True
     return VertebraInstance(kind, mask, component_centre_mm(mask, np.asarray(SPACING)), 0.0)  # type: ignore[arg-type]
 
@@ -86,3 +86,34 @@ def test_shared_face_share_is_about_one_for_a_flat_cut_and_small_for_a_corner() 
     corner = np.zeros(SHAPE, bool)
     corner[:, 78:80, 30:32] = True
     assert shared_face_share(flat_sacrum.mask, corner) < 0.2
+
+
+def _column(above_rows: int) -> tuple[SpineInstances, np.ndarray]:
+    """Two bodies ``above_rows`` tall above an L5 coloured over rows 51-61 and a sacrum from row 62.
+
+    The image's L5/S1 line is at rows 71-72, so the redrawn L5 spans rows 51-70 (20 rows).
+    """
+    shape = (5, 160, 40)
+    top = 51 - 2 * (above_rows + 3)
+    bodies = [
+        _instance("vertebra", slice(top + i * (above_rows + 3), top + i * (above_rows + 3) + above_rows), shape)
+        for i in range(2)
+    ]
+    l5, sacrum = _instance("vertebra", slice(51, 62), shape), _instance("sacrum", slice(62, 160), shape)
+    image = np.full(shape, 0.2, np.float32)
+    image[:, 10:160, 10:30] = 0.6
+    image[:, 71:73, 10:30] = 0.05
+    return SpineInstances([*bodies, l5, sacrum], []), image
+
+
+def test_a_redrawn_body_the_size_of_the_bodies_above_is_kept() -> None:
+    inst, image = _column(above_rows=20)
+    out = redraw_sacrum_border(inst, image, SPACING)
+    assert set(range(51, 71)) <= _rows(out.vertebrae[2].mask)
+
+
+def test_a_redrawn_body_far_larger_than_the_bodies_above_is_undone() -> None:
+    # Bodies above 10 rows tall: the redrawn L5 (20 rows) would be twice their size, which a body cut
+    # short by the colours never becomes; the flood has crossed into S1, so the colours are kept.
+    inst, image = _column(above_rows=10)
+    assert redraw_sacrum_border(inst, image, SPACING) is inst
