@@ -64,6 +64,8 @@ def label_name(label: int) -> str:
         return "spinal canal"
     if label == CORD:
         return "spinal cord"
+    if label == RIB:
+        return "rib"
     if is_disc(label):
         upper = VERTEBRA_NAMES[label - DISC_OFFSET]
         return disc_name(upper, _TYPICAL_NEXT.get(upper) or SPINE_ORDER[SPINE_ORDER.index(upper) + 1])
@@ -72,3 +74,7 @@ def label_name(label: int) -> str:
 POSTERIOR_ELEMENTS = 203
 """Pedicles, laminae, articular and spinous processes of all vertebrae (one label; the generator's label
 maps use it, the analysis may ignore it)."""
+
+RIB = 204
+"""Ribs (both sides, every thoracic vertebra; one label). Only in the generator's maps when its ``ribs``
+option is on: what tells T12 from L1 where neither C2 nor the sacrum settles the count."""

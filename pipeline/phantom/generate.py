@@ -43,6 +43,7 @@ KNOWN_OPTIONS = {
     "supersample",
     "size",
     "truth",
+    "ribs",
 }
 
 
@@ -69,8 +70,10 @@ def generate(seed: int, region: str = "lumbar", contrast: str = "T2", **options:
     ``domain_randomisation`` (free intensity per tissue), ``ringing``, ``motion``, ``noise`` (sigma as a
     fraction of the CSF signal), ``bias`` (coil field, default True), geometry overrides ``row_direction``,
     ``oblique_deg``, ``pixel_spacing``, ``matrix``, ``slice_thickness``, ``slice_gap``, ``n_slices``,
-    ``acquisition_factor``, ``supersample`` (sub-slices per slice), ``size`` (patient scale) and
-    ``truth`` (False skips the truth measurements, for speed).
+    ``acquisition_factor``, ``supersample`` (sub-slices per slice), ``size`` (patient scale),
+    ``truth`` (False skips the truth measurements, for speed) and ``ribs`` (paint ribs and thoracic
+    transverse processes, label :data:`pipeline.labels.RIB`; off by default so that the series drawn
+    for the published figures stay as they were).
     """
     unknown = set(options) - KNOWN_OPTIONS
     if unknown:
@@ -96,6 +99,7 @@ def generate(seed: int, region: str = "lumbar", contrast: str = "T2", **options:
         drawn.setdefault("L5/S1", {})["height_factor"] = rng_anatomy.uniform(0.15, 0.35)
     spine = layout.build_spine(rng_anatomy, transitional if transitional in ("L6", "T13") else "none", size, drawn)
     spine.transitional = transitional
+    spine.ribs = bool(options.get("ribs", False))
     pathology.apply_after_build(rng_pathology, spine, drawn, force)
     if transitional == "sacralised_L5":
         lumbosacral = spine.discs[-1]
@@ -169,6 +173,7 @@ def generate(seed: int, region: str = "lumbar", contrast: str = "T2", **options:
         "sequence": plan.sequence,
         "anatomy": {
             "transitional": transitional,
+            "ribs": spine.ribs,
             "lordosis_deg": round(spine.lordosis_deg, 1),
             "kyphosis_deg": round(spine.kyphosis_deg, 1),
             "scoliosis_deg": round(float(spine.scoliosis_deg), 1),

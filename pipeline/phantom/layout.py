@@ -155,6 +155,8 @@ class Spine:
     conus_level: str
     sacrum_segments: list[Vertebra]
     coccyx_segments: list[Vertebra]
+    ribs: bool = False
+    """Paint ribs and thoracic transverse processes (:mod:`pipeline.phantom.ribs`)."""
 
     def index(self, name: str) -> int:
         return next(i for i, v in enumerate(self.vertebrae) if v.name == name)

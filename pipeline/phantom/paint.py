@@ -20,6 +20,7 @@ from pipeline.labels import CANAL, CORD, SACRUM
 from pipeline.phantom.grid import Block, Grid
 from pipeline.phantom.layout import Disc, Spine, Vertebra, disc_frame
 from pipeline.phantom.layout import concavity as endplate_concavity
+from pipeline.phantom.ribs import carries_rib, paint_ribs
 from pipeline.phantom.tissues import Tissue
 
 POSTERIOR_LABEL = 203  # pipeline.labels.POSTERIOR_ELEMENTS
@@ -647,6 +648,10 @@ def paint_spine(canvas: Canvas, spine: Spine, roots: NDArray, detail: bool = Tru
     for disc in spine.discs:
         if disc_near(verts[disc.upper], verts[disc.lower]):
             paint_flavum(canvas, disc, verts[disc.upper], verts[disc.lower])
+    if spine.ribs:
+        for v in verts:
+            if v.kind == "body" and carries_rib(v.name) and near(v.centre, v.width / 2 + 110):
+                paint_ribs(canvas, v, _canal_offset(v) - v.canal_ap / 2 - _epidural(v), detail)
     labels_of_disc_below = {d.upper: d.label for d in spine.discs}
     labels_of_disc_above = {d.lower: d.label for d in spine.discs}
     for k, v in enumerate(verts):
