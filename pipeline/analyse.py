@@ -30,9 +30,9 @@ from scipy import ndimage
 
 from pipeline import labels as L
 from pipeline.inference import LoadedModel, get_model, undo_class_weights
-from pipeline.instances import SpineInstances, separate_instances
+from pipeline.instances import SpineInstances, VertebraInstance, separate_instances
 from pipeline.levels import Naming, name_vertebrae
-from pipeline.model import BODY, C1, C2, CANAL, CORD, DISC, SACRUM
+from pipeline.model import BODY, C1, C2, CANAL, CORD, DISC, RIB, SACRUM
 from pipeline.preprocess import WorkingGrid, _linear_axis, make_working_grid, working_image
 from pipeline.result import (
     LevelFindings,
@@ -41,6 +41,7 @@ from pipeline.result import (
     Structure,
     VertebraFindings,
 )
+from pipeline.ribs import rib_flags, rib_voxels_per_vertebra
 from pipeline.sacrum_border import redraw_sacrum_border
 from pipeline.volume import Volume
 
@@ -74,7 +75,9 @@ def analyse(volume: Volume, model: LoadedModel | None = None, fine_pass: bool = 
     classes = probs.argmax(axis=1).astype(np.uint8)
     inst = separate_instances(classes, grid.spacing, disc_probability=probs[:, DISC])
     found = inst.vertebrae
-    naming = name_vertebrae([v.kind for v in found], [v.center_mm for v in found], [v.volume_voxels for v in found])
+    kinds = [v.kind for v in found]
+    ribs = vertebra_ribs(classes, found, grid.spacing) if probs.shape[1] > RIB else None
+    naming = name_vertebrae(kinds, [v.center_mm for v in found], [v.volume_voxels for v in found], ribs)
     inst = redraw_sacrum_border(inst, image, grid.spacing)
     if fine_pass and grid.target_spacing > FINE_SPACING_MM:
         probs = _with_fine_pass(probs, fine_probabilities(volume, grid, model))
@@ -83,6 +86,14 @@ def analyse(volume: Volume, model: LoadedModel | None = None, fine_pass: bool = 
     probs = undo_class_weights(probs, model.class_weights)
     probs = smooth_across_slices(probs, SLICE_SMOOTHING)
     return assemble(volume, grid, probs, inst, naming, model.version)
+
+
+def vertebra_ribs(
+    classes: NDArray[np.uint8], found: list[VertebraInstance], spacing: tuple[float, float, float]
+) -> list[bool | None]:
+    """Per vertebra candidate: carries a rib (True), surely not (False) or cannot tell (None)."""
+    voxels = rib_voxels_per_vertebra(classes == RIB, [v.center_mm for v in found], spacing)
+    return rib_flags(voxels, [v.kind for v in found])
 
 
 def smooth_across_slices(probs: NDArray[np.float32], weight: float) -> NDArray[np.float32]:
@@ -261,6 +272,7 @@ def assemble(
         region=naming.region,
         warnings=warnings,
         naming_basis=naming.basis if inst.vertebrae else "none",
+        ribs=dict(naming.ribs),
     )
     return SpineAnalysis(label_map, structures, levels, vertebrae, qc, ALGORITHM_NAME, version)
 

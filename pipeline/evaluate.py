@@ -104,6 +104,10 @@ class SeriesScore:
     certain: bool = False
     wrong_names: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    ribs_judged: int = 0
+    """Vertebrae the rib evidence judged (a network with the rib class only)."""
+    ribs_wrong: list[str] = field(default_factory=list)
+    """Those judged wrong, as ``true name: seen/none``."""
 
 
 def _label_given(pred: NDArray[np.integer], region: NDArray[np.bool_]) -> int:
@@ -135,6 +139,7 @@ def score_series(
         s.dice["cord"] = dice(pred == L.CORD, true == L.CORD)
     if (true == L.SACRUM).any():
         s.dice["sacrum"] = dice(pred == L.SACRUM, true == L.SACRUM)
+    _score_ribs(s, result, pred, true)
     voxel_mm3 = float(np.prod(spacing))
     labels_true = [int(v) for v in np.unique(true) if L.is_vertebra(int(v)) or L.is_disc(int(v))]
     for lab in labels_true:
@@ -157,6 +162,22 @@ def score_series(
     return s
 
 
+def _score_ribs(s: SeriesScore, result: SpineAnalysis, pred: NDArray[np.int32], true: NDArray[np.int32]) -> None:
+    """Check each rib flag against the vertebra the flagged segment mostly covers (thoracic = has a rib)."""
+    for name, seen in result.qc.ribs.items():
+        label = L.VERTEBRA_LABELS.get(name)
+        if label is None or not (pred == label).any():
+            continue
+        inside = true[pred == label]
+        inside = inside[np.isin(inside, _VERTEBRA_LABELS)]
+        if not len(inside):
+            continue
+        truth_name = L.VERTEBRA_NAMES[int(np.bincount(inside).argmax())]
+        s.ribs_judged += 1
+        if seen != truth_name.startswith("T"):
+            s.ribs_wrong.append(f"{truth_name}: {'seen' if seen else 'none'}")
+
+
 def _dump(scores: list[SeriesScore], path: str | None) -> None:
     if path:
         Path(path).write_text(json.dumps([s.__dict__ for s in scores], indent=1, default=float) + "\n")
@@ -168,11 +189,13 @@ def evaluate_phantoms(
     start: int = 0,
     json_path: str | None = None,
     regions: tuple[str, ...] = REGIONS,
+    ribs: bool = False,
 ) -> list[SeriesScore]:
     """Analyse ``count`` held-out phantoms; with ``json_path`` the scores so far are saved after each.
 
     ``regions`` keeps only the series of those regions (the cycle is unchanged, so series ``n`` is the
-    same one in every run): a quick look at one weak region without the others' cost.
+    same one in every run): a quick look at one weak region without the others' cost. ``ribs`` draws the
+    same series with ribs (:mod:`pipeline.phantom.ribs`); their cached probabilities are kept apart.
     """
     from pipeline import phantom
 
@@ -183,10 +206,11 @@ def evaluate_phantoms(
         if region not in regions:
             continue
         contrast = CONTRASTS[(n // len(REGIONS)) % len(CONTRASTS)]
-        case = phantom.generate(seed, region=region, contrast=contrast, truth=False)
+        extra = {"ribs": True} if ribs else {}
+        case = phantom.generate(seed, region=region, contrast=contrast, truth=False, **extra)
         transitional = case.truth.get("anatomy", {}).get("transitional", "none")
         t = time.time()
-        result = analyse(case.volume, _keyed(model, str(seed)))
+        result = analyse(case.volume, _keyed(model, f"{seed}-ribs" if ribs else str(seed)))
         name = f"{seed}-{region}-{contrast}" + ("" if transitional == "none" else f"-{transitional}")
         s = score_series(name, result, case.labels, case.volume.spacing, case.volume.affine)
         s.seconds = time.time() - t
@@ -313,6 +337,16 @@ def _median(values: list[float]) -> float:
     return float(np.median(values)) if values else float("nan")
 
 
+def _rib_rows(what: str, scores: list[SeriesScore]) -> list[tuple[str, str, str]]:
+    """Rib evidence: vertebrae judged, and judged wrong (only a network with the rib class judges any)."""
+    judged = sum(s.ribs_judged for s in scores)
+    if not judged:
+        return []
+    wrong = sum(len(s.ribs_wrong) for s in scores)
+    series = sum(1 for s in scores if s.ribs_judged)
+    return [(f"{what} vertebrae judged for a rib ({series} series), judged wrong", f"{judged}, {wrong} wrong", "")]
+
+
 def table(phantom: list[SeriesScore], real: list[SeriesScore]) -> str:
     rows: list[tuple[str, str, str]] = []
     if phantom:
@@ -345,6 +379,13 @@ def table(phantom: list[SeriesScore], real: list[SeriesScore]) -> str:
             med = {c: _median([x.dice[c] for x in ss]) for c in ("body", "disc", "canal")}
             value = f"{med['body']:.3f}/{med['disc']:.3f}/{med['canal']:.3f}, {100 * nm / max(sc, 1):.1f} %"
             rows.append((f"  {region}: body/disc/canal Dice, named", value, ""))
+        for kind in ("L6", "T13", "sacralised_L5"):
+            ss = [x for x in phantom if x.name.endswith(f"-{kind}")]
+            if ss:
+                nm, sc = sum(x.named for x in ss), sum(x.scored for x in ss)
+                share = f"{100 * nm / max(sc, 1):.1f} % ({nm}/{sc})"
+                rows.append((f"  {len(ss)} series with {kind}: named", share, ""))
+        rows += _rib_rows("phantom", phantom)
         rows.append(("phantom analyse() time median", f"{_median([s.seconds for s in phantom]):.1f} s", ""))
     if real:
         rows.append((f"real 5-fold CV body Dice median (n={len(real)})",
@@ -353,6 +394,7 @@ def table(phantom: list[SeriesScore], real: list[SeriesScore]) -> str:
         scored = sum(s.scored for s in real)
         rows.append((f"real 5-fold CV bodies T11..L5 named correctly ({named}/{scored})",
                      f"{100 * named / max(scored, 1):.1f} %", ">= 95 %"))  # fmt: skip
+        rows += _rib_rows("real", real)
         rows.append(("real cases named certain", f"{sum(s.certain for s in real)}/{len(real)}", ""))
         rows.append(("real cases named wrong while certain", str(sum(1 for s in real if s.certain and misnamed(s))),
                      "0"))  # fmt: skip
@@ -374,6 +416,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--folds", type=int, nargs="+", default=None, help="only these CV folds (default: all 5)")
     p.add_argument("--slice-mm", type=float, default=None, help="real cases averaged into slices this thick")
     p.add_argument("--regions", nargs="+", choices=REGIONS, default=list(REGIONS), help="only these regions")
+    p.add_argument("--ribs", action="store_true", help="phantoms drawn with ribs (pipeline.phantom.ribs)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", default=None, help="also write per-series scores here")
@@ -403,7 +446,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.cache is not None:
             model = CachedModel(model, args.cache)
         phantom_scores = evaluate_phantoms(
-            model, args.phantoms, args.phantom_start, args.json, regions=tuple(args.regions)
+            model, args.phantoms, args.phantom_start, args.json, regions=tuple(args.regions), ribs=args.ribs
         )
     real_scores: list[SeriesScore] = []
     if args.cv_weights:

@@ -62,7 +62,9 @@ class Naming:
     transitional: str | None = None
     """``"L6"`` or ``"sacralised L5"`` when the count found one."""
     basis: str = "none"
-    """What the names rest on: ``"C2 and sacrum"``, ``"sacrum"``, ``"C2"`` or ``"none"`` (a guess)."""
+    """What the names rest on: ``"C2 and sacrum"``, ``"sacrum"``, ``"sacrum and ribs"``, ``"C2"`` or ``"none"``."""
+    ribs: dict[str, bool] = field(default_factory=dict)
+    """Per named vertebra, whether a rib was seen on it (only those the rib evidence judged)."""
 
     def disc_between(self, upper: int, lower: int) -> tuple[str, str]:
         """Names of the vertebrae around the disc below candidate ``upper`` (``-1`` = above the first)."""
@@ -176,6 +178,7 @@ def name_vertebrae(
     kinds: Sequence[str],
     centers_mm: Sequence[Sequence[float]] | NDArray[np.float64],
     volumes: Sequence[float] | None = None,
+    ribs: Sequence[bool | None] | None = None,
 ) -> Naming:
     """Name vertebra candidates ordered head to feet.
 
@@ -184,10 +187,12 @@ def name_vertebrae(
     distances in the sagittal plane are used: two pieces of one vertebra on different slices are a few
     millimetres apart along the spine, however far apart sideways, and must read as doubled.
     ``volumes`` (voxels per candidate, optional) let the certainty test see a last lumbar body that is
-    partly coloured as sacrum.
+    partly coloured as sacrum. ``ribs`` (optional, :func:`pipeline.ribs.rib_flags`: True, False or None per
+    candidate) lets the count from the sacrum see a sixth lumbar vertebra, and a count of 23 between C2 and
+    the sacrum tell a T13 from an L6 (:func:`_lumbar_count_from_ribs`).
     """
     if "c1" in kinds:
-        return _with_atlas(kinds, centers_mm, volumes)
+        return _with_atlas(kinds, centers_mm, volumes, ribs)
     n = len(kinds)
     centers = np.asarray(centers_mm, dtype=np.float64).reshape(n, -1).copy() if n else np.zeros((0, 3))
     if centers.shape[1] == 3:
@@ -241,6 +246,13 @@ def name_vertebrae(
             )
         elif between == _EXPECTED_BETWEEN_C2_AND_SACRUM:
             seq = list(_PRESACRAL[_PRESACRAL.index("C3") :])
+        elif between == _EXPECTED_BETWEEN_C2_AND_SACRUM + 1 and _lumbar_count_from_ribs(ribs, sacrum, missed) == 5:
+            # The ribs go one vertebra further down than T12, and five rib-less ones follow: a T13.
+            seq = [*_PRESACRAL[_PRESACRAL.index("C3") : _PRESACRAL.index("T12") + 1], "T13",
+                   *_PRESACRAL[_PRESACRAL.index("L1") :]]
+            transitional = "T13"
+            certain = False
+            warnings.append("23 presacral vertebrae below C2 and five rib-less ones above the sacrum: named T13")
         elif between == _EXPECTED_BETWEEN_C2_AND_SACRUM + 1:
             seq = [*_PRESACRAL[_PRESACRAL.index("C3") :], "L6"]
             transitional = "L6"
@@ -248,8 +260,9 @@ def name_vertebrae(
             # likelier (L6) and say that the names around the thoracolumbar junction are not sure.
             certain = False
             warnings.append(
-                "23 presacral vertebrae below C2: named a sixth lumbar vertebra L6 (a T13 cannot be "
-                "excluded without ribs)"
+                "23 presacral vertebrae below C2: named a sixth lumbar vertebra L6"
+                + (" (six rib-less vertebrae above the sacrum)" if _lumbar_count_from_ribs(ribs, sacrum, missed) == 6
+                   else " (a T13 cannot be excluded without ribs)")
             )
         elif between == _EXPECTED_BETWEEN_C2_AND_SACRUM - 1 and _missed_not_sacralised(excess, c2, sacrum):
             # One short, and a gap wider than its neighbours rather than a sacrum far below the last body: a
@@ -279,12 +292,24 @@ def name_vertebrae(
         names[c2] = "C2"
     elif sacrum is not None:
         names[sacrum] = "S1"
-        _count_up_from_sacrum(names, sacrum, stop=-1, missed=missed)
+        lumbar = _lumbar_count_from_ribs(ribs, sacrum, missed)
         certain = False
-        warnings.append(
-            "numbered from the sacrum assuming 5 lumbar vertebrae (no C2 in view to confirm the count): "
-            "an L6, T13 or sacralised L5 would shift every name"
-        )
+        if lumbar == 6:
+            transitional = "L6"
+            _count_up_from_sacrum(names, sacrum, stop=-1, missed=missed, seq=("L6", *_PRESACRAL[::-1]))
+            warnings.append(
+                "numbered from the sacrum with 6 lumbar vertebrae: six rib-less vertebrae lie between the "
+                "last rib and the sacrum (no C2 in view to confirm the count; a T13 would look the same)"
+            )
+        else:
+            _count_up_from_sacrum(names, sacrum, stop=-1, missed=missed)
+            warnings.append(
+                "numbered from the sacrum assuming 5 lumbar vertebrae (no C2 in view to confirm the count): "
+                "an L6, T13 or sacralised L5 would shift every name"
+                + ("; the last rib is on the vertebra named T12, as expected" if lumbar == 5 else "")
+            )
+            if lumbar is not None and lumbar != 5:
+                warnings.append(f"{lumbar} rib-less vertebrae between the last rib and the sacrum: names kept")
     elif c2 is not None:
         names[c2] = "C2"
         _name_above_c2(names, c2, warnings)
@@ -311,7 +336,12 @@ def name_vertebrae(
     if "?" in names[first:]:  # pieces above C1 (skull base) are left unnamed; they change no count
         certain = False
     basis = " and ".join(anchors[::-1]) if len(anchors) == 2 else anchors[0]
-    return Naming(names, certain, tuple(anchors), _region(names), warnings, transitional, basis)
+    if basis == "sacrum" and transitional == "L6":
+        basis = "sacrum and ribs"
+    naming = Naming(names, certain, tuple(anchors), _region(names), warnings, transitional, basis)
+    if ribs is not None:
+        naming.ribs = {name: flag for name, flag in zip(names, ribs, strict=True) if flag is not None and name != "?"}
+    return naming
 
 
 def _missed_not_sacralised(excess: NDArray[np.float64], c2: int, sacrum: int) -> bool:
@@ -338,6 +368,7 @@ def _with_atlas(
     kinds: Sequence[str],
     centers_mm: Sequence[Sequence[float]] | NDArray[np.float64],
     volumes: Sequence[float] | None = None,
+    ribs: Sequence[bool | None] | None = None,
 ) -> Naming:
     """Names when the network outlined C1: the others are named without it, C1 keeps its own name.
 
@@ -347,19 +378,46 @@ def _with_atlas(
     centers = np.asarray(centers_mm, dtype=np.float64).reshape(len(kinds), -1)
     keep = [i for i, k in enumerate(kinds) if k != "c1"]
     inner_volumes = None if volumes is None else [volumes[i] for i in keep]
-    inner = name_vertebrae([kinds[i] for i in keep], centers[keep], inner_volumes)
+    inner_ribs = None if ribs is None else [ribs[i] for i in keep]
+    inner = name_vertebrae([kinds[i] for i in keep], centers[keep], inner_volumes, inner_ribs)
     names = ["C1"] * len(kinds)
     for j, i in enumerate(keep):
         names[i] = "?" if inner.names[j] == "C1" else inner.names[j]
     return replace(inner, names=names, region=_region(names))
 
 
+def _lumbar_count_from_ribs(
+    ribs: Sequence[bool | None] | None, sacrum: int | None, missed: NDArray[np.int_]
+) -> int | None:
+    """Rib-less vertebrae between the last rib-bearing vertebra and the sacrum, or None when unknown.
+
+    Needs the two vertebrae above the first rib-less one to carry a rib (one rib-bearing body could be a
+    transverse process coloured as rib), every vertebra from there to the sacrum judged rib-less (a
+    "cannot tell" breaks the count), and no missed vertebra in those gaps (an estimated count is not a
+    count). Why so strict: a rib missed on T12 reads as six lumbar vertebrae and moves every name.
+    """
+    if ribs is None or sacrum is None or sacrum < 3:
+        return None
+    i = sacrum - 1
+    while i >= 0 and ribs[i] is False:
+        i -= 1
+    if i < 1 or ribs[i] is not True or ribs[i - 1] is not True:
+        return None
+    if missed[i:sacrum].any():
+        return None
+    return sacrum - 1 - i
+
+
 def _count_up_from_sacrum(
-    names: list[str], sacrum: int, stop: int, missed: NDArray[np.int_] | None = None
+    names: list[str],
+    sacrum: int,
+    stop: int,
+    missed: NDArray[np.int_] | None = None,
+    seq: Sequence[str] | None = None,
 ) -> None:
-    """Name the candidates above the sacrum L5, L4, ... up to (not including) ``stop``, skipping the levels
-    of vertebrae missed in a gap."""
-    seq = _PRESACRAL[::-1]  # L5, L4, ..., C1
+    """Name the candidates above the sacrum L5, L4, ... (or ``seq``) up to (not including) ``stop``, skipping
+    the levels of vertebrae missed in a gap."""
+    seq = seq if seq is not None else _PRESACRAL[::-1]  # L5, L4, ..., C1
     k = int(missed[sacrum - 1]) if missed is not None and 1 <= sacrum <= len(missed) else 0
     for i in range(sacrum - 1, stop, -1):
         if names[i] != "?" and names[i] != "Co":

@@ -109,13 +109,22 @@ class QualityControl:
     warnings: list[str] = field(default_factory=list)
     naming_basis: str = "none"
     """What the level names rest on: ``"C2 and sacrum"`` (a checked count), ``"sacrum"`` or ``"C2"`` (counted
-    from one anchor by the usual convention), ``"none"`` (a guess)."""
+    from one anchor by the usual convention), ``"sacrum and ribs"`` (counted from the sacrum, six lumbar
+    vertebrae read off the ribs), ``"none"`` (a guess)."""
+    ribs: dict[str, bool] = field(default_factory=dict)
+    """Per vertebra name, whether a rib was seen on it; only the vertebrae the rib evidence could judge
+    (a network with the rib class, ribs in the slab)."""
 
     @property
     def naming_statement(self) -> str:
         """One sentence for a reader on what the level names rest on (picture, CLI, findings.json)."""
         if self.naming_certain:
             return "levels counted from C2 to the sacrum, count checked"
+        if self.naming_basis == "sacrum and ribs":
+            return (
+                "levels counted up from the sacrum with 6 lumbar vertebrae (L6), read off the ribs: "
+                "not confirmed, check"
+            )
         if self.naming_basis == "sacrum":
             return "levels counted up from the sacrum assuming 5 lumbar vertebrae: not confirmed, check"
         if self.naming_basis == "C2":

@@ -49,8 +49,10 @@ from pipeline.model import (
     CANAL,
     CLASSES,
     CORD,
+    DEFAULT_NUM_CLASSES,
     DISC,
     POSTERIOR,
+    RIB,
     SACRUM,
     ModelConfig,
     UNet2D,
@@ -88,6 +90,7 @@ def label_to_class(labels: NDArray[np.integer]) -> NDArray[np.uint8]:
     out[lab == L.CANAL] = CANAL
     out[lab == L.CORD] = CORD
     out[lab == POSTERIOR_ELEMENTS] = POSTERIOR
+    out[lab == L.RIB] = RIB
     return out
 
 
@@ -117,7 +120,7 @@ class Case:
 
 #: Classes that are small or rare on a slice, and whose mistakes cost most in naming: a crop is centred
 #: on one of them in a share of the phantom samples (``--focus``), as nnU-Net oversamples foreground.
-FOCUS_CLASSES = (C2, SACRUM, CORD, C1)
+FOCUS_CLASSES = (C2, SACRUM, CORD, C1, RIB)
 
 
 def focus_index(target: NDArray[np.uint8]) -> dict[int, NDArray[np.intp]]:
@@ -185,10 +188,12 @@ def prepare_phantom(
     rng: np.random.Generator,
     region_weights: list[float] | None = None,
     contrast_weights: list[float] | None = None,
+    ribs: bool = False,
 ) -> Case:
     """One generated training series on the working grid; region and contrast drawn from the seed.
 
-    The weights let a stage see more of what the evaluation finds weakest (STIR, whole-spine views).
+    The weights let a stage see more of what the evaluation finds weakest (STIR, whole-spine views);
+    ``ribs`` draws the phantom with ribs (a network with the rib class, see ``--ribs``).
     """
     phantom = _phantom_module()
     if phantom is None:
@@ -197,7 +202,8 @@ def prepare_phantom(
     contrast = _draw(rng, CONTRASTS, contrast_weights)
     # Half the phantoms draw every tissue's intensity freely (the generator's domain randomisation).
     free = bool(rng.random() < 0.5)
-    pc = phantom.generate(seed, region=region, contrast=contrast, domain_randomisation=free, truth=False)
+    extra = {"ribs": True} if ribs else {}
+    pc = phantom.generate(seed, region=region, contrast=contrast, domain_randomisation=free, truth=False, **extra)
     grid = make_working_grid(pc.volume, spacing_mm)
     image = working_image(pc.volume, grid)
     target = label_to_class(grid.to_working(pc.labels, order=0))
@@ -353,8 +359,9 @@ def partial_label_loss(
 
 
 #: A class added to an older network starts as a copy of this one's output, lowered by this many logits:
-#: C1 sits beside C2 and shares its features, and starts out losing to every class it is not yet told from.
-NEW_CLASS_SOURCE = {C1: C2}
+#: C1 sits beside C2 and shares its features, and starts out losing to every class it is not yet told from;
+#: a rib is bone behind the body, as the posterior elements are.
+NEW_CLASS_SOURCE = {C1: C2, RIB: POSTERIOR}
 NEW_CLASS_OFFSET = 3.0
 
 
@@ -401,7 +408,12 @@ def train(args: argparse.Namespace) -> dict:
         # cuDNN's autotuner picks kernels by timing them, run to run: keep the choice fixed.
         torch.backends.cudnn.benchmark = False
         torch.backends.cudnn.deterministic = True
-    config = ModelConfig(widths=tuple(args.widths), spacing_mm=args.spacing)
+    n_classes = len(CLASSES) if getattr(args, "ribs", False) else DEFAULT_NUM_CLASSES
+    config = ModelConfig(widths=tuple(args.widths), spacing_mm=args.spacing, num_classes=n_classes,
+                         classes=CLASSES[:n_classes])
+    if args.class_weights and len(args.class_weights) != n_classes:
+        raise SystemExit(f"--class-weights needs {n_classes} values ({', '.join(CLASSES[:n_classes])}), "
+                         f"got {len(args.class_weights)}")
     t0 = time.time()
 
     real_names = real_case_names() if args.real else []
@@ -417,7 +429,11 @@ def train(args: argparse.Namespace) -> dict:
         phantom_seeds = []
     for s in phantom_seeds:
         rng_s = np.random.default_rng(s)
-        phantoms.append(prepare_phantom(s, config.spacing_mm, rng_s, args.region_weights, args.contrast_weights))
+        phantoms.append(
+            prepare_phantom(
+                s, config.spacing_mm, rng_s, args.region_weights, args.contrast_weights, getattr(args, "ribs", False)
+            )
+        )
     log.info("data ready: %d real, %d phantoms in %.0f s", len(reals), len(phantoms), time.time() - t0)
 
     net = UNet2D(config)
@@ -503,7 +519,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exclude", nargs="*", help="real cases to leave out (cross-validation)")
     p.add_argument("--cv-fold", type=int, default=None, help="leave out this fold (0..4) of the real cases")
     p.add_argument("--checkpoint-every", type=int, default=0, help="also save OUT.ckpt.pt every N steps")
-    p.add_argument("--class-weights", type=float, nargs=len(CLASSES), default=None, help=f"CE weights for {CLASSES}")
+    p.add_argument(
+        "--class-weights", type=float, nargs="+", default=None,
+        help=f"CE weights, one per class: {CLASSES[:DEFAULT_NUM_CLASSES]} (and 'rib' with --ribs)",
+    )
+    p.add_argument(
+        "--ribs", action="store_true",
+        help="phantoms drawn with ribs, and a network with the rib class (widened from --init if it has none)",
+    )
     p.add_argument("--region-weights", type=float, nargs=len(REGIONS), default=None, help=f"draw {REGIONS} by weight")
     p.add_argument(
         "--contrast-weights", type=float, nargs=len(CONTRASTS), default=None, help=f"draw {CONTRASTS} by weight"
