@@ -29,7 +29,15 @@ def free_port() -> int:
 
 
 def need(tool: str) -> str:
-    path = shutil.which(tool)
+    """The dcmtk tool ``tool`` on PATH, outside this Python environment.
+
+    Why outside: pynetdicom 3.0.4 installs console scripts named ``storescu``, ``echoscu`` and
+    ``storescp`` into the virtual environment, with other options and messages; with the environment
+    first on PATH they shadow dcmtk's, and the tests are about what dcmtk (what a PACS runs) sees.
+    """
+    env_bin = Path(sys.prefix) / "bin"
+    dirs = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d and Path(d).resolve() != env_bin.resolve()]
+    path = shutil.which(tool, path=os.pathsep.join(dirs))
     if path is None:
         if os.environ.get("CI"):
             pytest.fail(f"{tool} is required in CI (.ci/run installs it)")
