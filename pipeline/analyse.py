@@ -76,7 +76,7 @@ def analyse(volume: Volume, model: LoadedModel | None = None, fine_pass: bool = 
     inst = separate_instances(classes, grid.spacing, disc_probability=probs[:, DISC])
     found = inst.vertebrae
     kinds = [v.kind for v in found]
-    ribs = vertebra_ribs(classes, found, grid.spacing) if probs.shape[1] > RIB else None
+    ribs = vertebra_ribs(classes, found, kinds, grid.spacing) if probs.shape[1] > RIB else None
     naming = name_vertebrae(kinds, [v.center_mm for v in found], [v.volume_voxels for v in found], ribs)
     inst = redraw_sacrum_border(inst, image, grid.spacing)
     if fine_pass and grid.target_spacing > FINE_SPACING_MM:
@@ -89,11 +89,11 @@ def analyse(volume: Volume, model: LoadedModel | None = None, fine_pass: bool = 
 
 
 def vertebra_ribs(
-    classes: NDArray[np.uint8], found: list[VertebraInstance], spacing: tuple[float, float, float]
+    classes: NDArray[np.uint8], found: list[VertebraInstance], kinds: list[str], spacing: tuple[float, float, float]
 ) -> list[bool | None]:
     """Per vertebra candidate: carries a rib (True), surely not (False) or cannot tell (None)."""
     voxels = rib_voxels_per_vertebra(classes == RIB, [v.center_mm for v in found], spacing)
-    return rib_flags(voxels, [v.kind for v in found])
+    return rib_flags(voxels, kinds)
 
 
 def smooth_across_slices(probs: NDArray[np.float32], weight: float) -> NDArray[np.float32]:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from pipeline.labels import CANAL, CORD, RIB
+from pipeline.labels import CANAL, CORD, POSTERIOR_ELEMENTS, RIB
 from pipeline.phantom.layout import Vertebra
 from pipeline.phantom.tissues import Tissue
 
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 
 F32 = np.float32
 CORTEX_MM = 0.9
-POSTERIOR_LABEL = 203  # pipeline.labels.POSTERIOR_ELEMENTS
 
 
 def carries_rib(name: str) -> bool:
@@ -104,7 +103,7 @@ def paint_ribs(canvas: Canvas, v: Vertebra, back: float, detail: bool) -> None:
     for side in (1.0, -1.0):
         for nodes, radius, label in (
             (*rib_path(v, side, back), RIB),
-            (*transverse_path(v, side, back), POSTERIOR_LABEL),
+            (*transverse_path(v, side, back), POSTERIOR_ELEMENTS),
         ):
             points = np.array([v.point(*node) for node in nodes])
             pad = float(radius.max()) + 1.0
