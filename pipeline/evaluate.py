@@ -206,8 +206,7 @@ def evaluate_phantoms(
         if region not in regions:
             continue
         contrast = CONTRASTS[(n // len(REGIONS)) % len(CONTRASTS)]
-        extra = {"ribs": True} if ribs else {}
-        case = phantom.generate(seed, region=region, contrast=contrast, truth=False, **extra)
+        case = phantom.generate(seed, region=region, contrast=contrast, truth=False, ribs=ribs)
         transitional = case.truth.get("anatomy", {}).get("transitional", "none")
         t = time.time()
         result = analyse(case.volume, _keyed(model, f"{seed}-ribs" if ribs else str(seed)))

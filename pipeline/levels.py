@@ -212,6 +212,7 @@ def name_vertebrae(
     warnings = _spacing_irregular(centers[first:last])
     excess = _gap_excess(centers, c2, sacrum)
     missed = _missed_in_gaps(excess)
+    lumbar = _lumbar_count_from_ribs(ribs, sacrum, missed)
     if missed.any():
         warnings.append(
             f"counted {int(missed.sum())} vertebra(e) the segmentation missed in wide gap(s): names past a gap "
@@ -246,7 +247,7 @@ def name_vertebrae(
             )
         elif between == _EXPECTED_BETWEEN_C2_AND_SACRUM:
             seq = list(_PRESACRAL[_PRESACRAL.index("C3") :])
-        elif between == _EXPECTED_BETWEEN_C2_AND_SACRUM + 1 and _lumbar_count_from_ribs(ribs, sacrum, missed) == 5:
+        elif between == _EXPECTED_BETWEEN_C2_AND_SACRUM + 1 and lumbar == 5:
             # The ribs go one vertebra further down than T12, and five rib-less ones follow: a T13.
             seq = [*_PRESACRAL[_PRESACRAL.index("C3") : _PRESACRAL.index("T12") + 1], "T13",
                    *_PRESACRAL[_PRESACRAL.index("L1") :]]
@@ -261,7 +262,7 @@ def name_vertebrae(
             certain = False
             warnings.append(
                 "23 presacral vertebrae below C2: named a sixth lumbar vertebra L6"
-                + (" (six rib-less vertebrae above the sacrum)" if _lumbar_count_from_ribs(ribs, sacrum, missed) == 6
+                + (" (six rib-less vertebrae above the sacrum)" if lumbar == 6
                    else " (a T13 cannot be excluded without ribs)")
             )
         elif between == _EXPECTED_BETWEEN_C2_AND_SACRUM - 1 and _missed_not_sacralised(excess, c2, sacrum):
@@ -292,7 +293,6 @@ def name_vertebrae(
         names[c2] = "C2"
     elif sacrum is not None:
         names[sacrum] = "S1"
-        lumbar = _lumbar_count_from_ribs(ribs, sacrum, missed)
         certain = False
         if lumbar == 6:
             transitional = "L6"

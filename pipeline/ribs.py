@@ -18,6 +18,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
+from pipeline.instances import _spine_axis
+
 #: Rib components smaller than this (mm3) are specks, not ribs.
 MIN_RIB_MM3 = 30.0
 #: A vertebra carries a rib when the rib bone given to it is at least this share of the median over the
@@ -25,7 +27,7 @@ MIN_RIB_MM3 = 30.0
 RIB_SHARE = 0.25
 NO_RIB_SHARE = 0.1
 #: A rib lies behind and beside its body, within this distance (mm) of the body's centre in the sagittal
-#: plane; along the column it lies within half a spacing of its own body's level.
+#: plane; a component further from every vertebra is given to none.
 MAX_REACH_MM = 90.0
 
 
@@ -50,8 +52,9 @@ def rib_voxels_per_vertebra(
     index = np.arange(1, count + 1)
     sizes = ndimage.sum_labels(np.ones_like(labelled), labelled, index=index)
     centres = np.asarray(ndimage.center_of_mass(rib_mask, labelled, index)) * sp
-    plane = np.asarray(centers_mm, dtype=np.float64).reshape(n, 3)[:, 1:]
-    axes = _column_axes(plane)
+    points = np.asarray(centers_mm, dtype=np.float64).reshape(n, 3)
+    plane = points[:, 1:]
+    axes = np.array([_spine_axis(list(points), i)[1:] for i in range(n)])  # in the sagittal plane
     for size, centre in zip(sizes, centres, strict=True):
         if size < min_voxels:
             continue
@@ -63,20 +66,6 @@ def rib_voxels_per_vertebra(
         if np.isfinite(along[best]):
             out[best] += size
     return out
-
-
-def _column_axes(plane: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Unit vector along the column at each vertebra (sagittal plane), from its neighbours."""
-    n = len(plane)
-    axes = np.tile(np.array([1.0, 0.0]), (n, 1))
-    if n < 2:
-        return axes
-    for i in range(n):
-        d = plane[min(i + 1, n - 1)] - plane[max(i - 1, 0)]
-        norm = float(np.linalg.norm(d))
-        if norm > 0:
-            axes[i] = d / norm
-    return axes
 
 
 def rib_flags(voxels: NDArray[np.float64], kinds: Sequence[str]) -> list[bool | None]:

@@ -202,8 +202,7 @@ def prepare_phantom(
     contrast = _draw(rng, CONTRASTS, contrast_weights)
     # Half the phantoms draw every tissue's intensity freely (the generator's domain randomisation).
     free = bool(rng.random() < 0.5)
-    extra = {"ribs": True} if ribs else {}
-    pc = phantom.generate(seed, region=region, contrast=contrast, domain_randomisation=free, truth=False, **extra)
+    pc = phantom.generate(seed, region=region, contrast=contrast, domain_randomisation=free, truth=False, ribs=ribs)
     grid = make_working_grid(pc.volume, spacing_mm)
     image = working_image(pc.volume, grid)
     target = label_to_class(grid.to_working(pc.labels, order=0))
