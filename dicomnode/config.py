@@ -190,6 +190,12 @@ class PipelineSettings(_Section):
     half_precision: bool = False
     fine_pass: bool = True
     """A second network pass on a 1.0 mm grid for the boundaries (about twice the network time)."""
+    rib_evidence: bool = True
+    """Judge which vertebrae carry a rib, so a sixth lumbar vertebra can be named without C2 in view."""
+    rib_model: Path | None = None
+    """Rib classifier weights; empty: the one bundled with the package (none shipped: no rib evidence)."""
+    rib_model_sha256: str | None = None
+    """Expected SHA-256 of ``rib_model``; empty: the checksum in its sidecar JSON."""
     workers: Annotated[int, Field(ge=0, le=64)] = 1
     """Worker threads inside `dicomnode serve`; 0 when separate `dicomnode worker` processes run."""
     job_lease_s: Annotated[float, Field(gt=0)] = 600.0

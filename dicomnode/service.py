@@ -71,6 +71,7 @@ def make_queue(settings: Settings, db: Database) -> JobQueue:
 def load_analysis(settings: Settings) -> tuple[Callable[..., Any], str]:
     """The analysis function with its model loaded once, and the pipeline version for job keys."""
     from pipeline.inference import ModelLoadError, load_model
+    from pipeline.rib_net import load_rib_classifier
     from pipeline.spine import analyse_spine
 
     p = settings.pipeline
@@ -78,16 +79,28 @@ def load_analysis(settings: Settings) -> tuple[Callable[..., Any], str]:
         model = load_model(p.model, p.model_sha256, device=p.device, half=p.half_precision)
     except (ModelLoadError, OSError, ValueError) as exc:
         raise StartupError(f"pipeline.model: {exc}") from None
+    ribs = None
+    if p.rib_evidence:
+        try:
+            ribs = load_rib_classifier(p.rib_model, p.rib_model_sha256)
+        except (ModelLoadError, OSError, ValueError) as exc:
+            raise StartupError(f"pipeline.rib_model: {exc}") from None
+        if ribs is None and p.rib_model is not None:
+            raise StartupError(f"pipeline.rib_model: {p.rib_model} does not exist")
     from dicomnode.config import grading_settings
 
     grading = grading_settings(settings.grading)
     # The job key carries the version, and result UIDs derive from the key: a setting that changes the
     # outputs must change the version too, or the same UIDs would name different objects.
     version = f"{PIPELINE_VERSION}+{model.sha256[:8]}" + ("" if p.fine_pass else "-nofine")
+    version += f"-ribs{ribs.sha256[:8]}" if ribs is not None else ""
 
     def analyse(volume: Any, t1: Any = None) -> Any:
         """One series, with its T1 companion when the job has one (Modic typing)."""
-        return analyse_spine(volume, model, grading=grading, t1=t1, fine_pass=p.fine_pass)
+        return analyse_spine(
+            volume, model, grading=grading, t1=t1, fine_pass=p.fine_pass, rib_classifier=ribs,
+            rib_evidence=p.rib_evidence,
+        )
 
     return analyse, version
 

@@ -41,6 +41,7 @@ from pipeline.result import (
     Structure,
     VertebraFindings,
 )
+from pipeline.rib_net import RibClassifier, flags_from_probabilities, get_rib_classifier
 from pipeline.ribs import rib_flags, rib_voxels_per_vertebra
 from pipeline.sacrum_border import redraw_sacrum_border
 from pipeline.volume import Volume
@@ -62,11 +63,19 @@ SLICE_SMOOTHING = 0.15
 _FIRST_PASS_ONLY = (CANAL, CORD)
 
 
-def analyse(volume: Volume, model: LoadedModel | None = None, fine_pass: bool = True) -> SpineAnalysis:
+def analyse(
+    volume: Volume,
+    model: LoadedModel | None = None,
+    fine_pass: bool = True,
+    rib_classifier: RibClassifier | None = None,
+    rib_evidence: bool = True,
+) -> SpineAnalysis:
     """Segment, separate and name every vertebra and disc of a sagittal series, on its own grid.
 
     ``fine_pass`` adds the second pass on the :data:`FINE_SPACING_MM` grid to the voxel boundaries (about
-    twice the network time); without it the result is the 1.25 mm pass alone.
+    twice the network time); without it the result is the 1.25 mm pass alone. ``rib_classifier`` judges
+    which vertebrae carry a rib (None: the bundled one, when shipped); ``rib_evidence=False`` names
+    without any rib evidence.
     """
     model = model or get_model()
     grid = make_working_grid(volume, model.config.spacing_mm)
@@ -76,7 +85,14 @@ def analyse(volume: Volume, model: LoadedModel | None = None, fine_pass: bool = 
     inst = separate_instances(classes, grid.spacing, disc_probability=probs[:, DISC])
     found = inst.vertebrae
     kinds = [v.kind for v in found]
-    ribs = vertebra_ribs(classes, found, kinds, grid.spacing) if probs.shape[1] > RIB else None
+    ribs = None
+    if rib_evidence:
+        rib_classifier = rib_classifier or get_rib_classifier()
+        if rib_classifier is not None:
+            p_rib = rib_classifier.probabilities(image, grid.spacing, [v.center_mm for v in found])
+            ribs = flags_from_probabilities(p_rib, kinds)
+        elif probs.shape[1] > RIB:
+            ribs = vertebra_ribs(classes, found, kinds, grid.spacing)
     naming = name_vertebrae(kinds, [v.center_mm for v in found], [v.volume_voxels for v in found], ribs)
     inst = redraw_sacrum_border(inst, image, grid.spacing)
     if fine_pass and grid.target_spacing > FINE_SPACING_MM:

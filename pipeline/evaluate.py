@@ -38,6 +38,7 @@ from pipeline import labels as L
 from pipeline.analyse import analyse
 from pipeline.inference import LoadedModel, load_model
 from pipeline.result import SpineAnalysis
+from pipeline.rib_net import RibClassifier, load_rib_classifier
 from pipeline.train import CONTRASTS, EVAL_SEED_BASE, REGIONS, cv_folds, load_real_volume, real_case_names
 from pipeline.volume import Volume
 
@@ -190,12 +191,15 @@ def evaluate_phantoms(
     json_path: str | None = None,
     regions: tuple[str, ...] = REGIONS,
     ribs: bool = False,
+    rib_classifier: RibClassifier | None = None,
+    rib_evidence: bool = True,
 ) -> list[SeriesScore]:
     """Analyse ``count`` held-out phantoms; with ``json_path`` the scores so far are saved after each.
 
     ``regions`` keeps only the series of those regions (the cycle is unchanged, so series ``n`` is the
     same one in every run): a quick look at one weak region without the others' cost. ``ribs`` draws the
     same series with ribs (:mod:`pipeline.phantom.ribs`); their cached probabilities are kept apart.
+    ``rib_classifier`` / ``rib_evidence`` as in :func:`pipeline.analyse.analyse`.
     """
     from pipeline import phantom
 
@@ -209,7 +213,8 @@ def evaluate_phantoms(
         case = phantom.generate(seed, region=region, contrast=contrast, truth=False, ribs=ribs)
         transitional = case.truth.get("anatomy", {}).get("transitional", "none")
         t = time.time()
-        result = analyse(case.volume, _keyed(model, f"{seed}-ribs" if ribs else str(seed)))
+        keyed = _keyed(model, f"{seed}-ribs" if ribs else str(seed))
+        result = analyse(case.volume, keyed, rib_classifier=rib_classifier, rib_evidence=rib_evidence)
         name = f"{seed}-{region}-{contrast}" + ("" if transitional == "none" else f"-{transitional}")
         s = score_series(name, result, case.labels, case.volume.spacing, case.volume.affine)
         s.seconds = time.time() - t
@@ -258,7 +263,15 @@ def evaluate_real_cv(
     only: list[int] | None = None,
     cache: Path | None = None,
     slice_mm: float | None = None,
+    rib_classifier: RibClassifier | None = None,
+    rib_evidence: bool = True,
+    rib_pattern: str | None = None,
 ) -> list[SeriesScore]:
+    """Each fold's cases analysed with that fold's weights (and, with ``rib_pattern``, its rib classifier).
+
+    Weights or a rib classifier trained on any of their fold's test cases stop the run: the figure would
+    not be a cross-validation.
+    """
     scores = []
     for k, fold in enumerate(cv_folds(real_case_names())):
         if only is not None and k not in only:
@@ -271,6 +284,9 @@ def evaluate_real_cv(
         leaked = trained_on & set(fold)
         if leaked:
             raise SystemExit(f"fold {k} weights were trained on their own test cases: {sorted(leaked)}")
+        fold_ribs = rib_classifier
+        if rib_pattern is not None and rib_evidence:
+            fold_ribs = _fold_rib_classifier(rib_pattern.format(k=k), fold, k)
         for case in fold:
             volume, truth = load_real_volume(case)
             key = case
@@ -278,13 +294,25 @@ def evaluate_real_cv(
                 volume, truth = thick_slices(volume, truth, slice_mm)
                 key = f"{case}-{slice_mm:g}mm"
             t = time.time()
-            result = analyse(volume, _keyed(model, key))
+            result = analyse(volume, _keyed(model, key), rib_classifier=fold_ribs, rib_evidence=rib_evidence)
             scores.append(score_real(case, result, truth))
             scores[-1].seconds = time.time() - t
             s = scores[-1]
             log.info("fold %d %s body %.3f named %d/%d %s", k, case, s.dice["body"], s.named, s.scored,
                      ",".join(s.wrong_names))  # fmt: skip
     return scores
+
+
+def _fold_rib_classifier(path: str, fold: list[str], k: int) -> RibClassifier:
+    """Fold ``k``'s rib classifier, refused when its sidecar lists one of the fold's cases as trained on."""
+    trained = json.loads(Path(path).with_suffix(".json").read_text())["trained"].get("real_cases", [])
+    leaked = set(trained) & set(fold)
+    if leaked:
+        raise SystemExit(f"fold {k} rib classifier was trained on its own test cases: {sorted(leaked)}")
+    clf = load_rib_classifier(path)
+    if clf is None:
+        raise SystemExit(f"fold {k} rib classifier {path}: no such file")
+    return clf
 
 
 def score_real(name: str, result: SpineAnalysis, truth: NDArray[np.integer]) -> SeriesScore:
@@ -416,6 +444,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--slice-mm", type=float, default=None, help="real cases averaged into slices this thick")
     p.add_argument("--regions", nargs="+", choices=REGIONS, default=list(REGIONS), help="only these regions")
     p.add_argument("--ribs", action="store_true", help="phantoms drawn with ribs (pipeline.phantom.ribs)")
+    p.add_argument("--rib-weights", default=None, help="rib classifier (default: the bundled one, when shipped)")
+    p.add_argument("--no-rib-evidence", action="store_true", help="name without any rib evidence")
+    p.add_argument("--cv-rib-weights", default=None, help="per-fold rib classifiers, '{k}' replaced by 0..4")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", default=None, help="also write per-series scores here")
@@ -439,17 +470,25 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
     t0 = time.time()
+    rib = None if args.no_rib_evidence else load_rib_classifier(args.rib_weights)
+    if args.rib_weights and rib is None:
+        raise SystemExit(f"--rib-weights {args.rib_weights}: no such file")
+    rib_options = {"rib_classifier": rib, "rib_evidence": not args.no_rib_evidence}
     phantom_scores: list[SeriesScore] = []
     if args.phantoms:
         model: LoadedModel | CachedModel = load_model(args.weights, device=args.device)
         if args.cache is not None:
             model = CachedModel(model, args.cache)
         phantom_scores = evaluate_phantoms(
-            model, args.phantoms, args.phantom_start, args.json, regions=tuple(args.regions), ribs=args.ribs
+            model, args.phantoms, args.phantom_start, args.json, regions=tuple(args.regions), ribs=args.ribs,
+            **rib_options,
         )
     real_scores: list[SeriesScore] = []
     if args.cv_weights:
-        real_scores = evaluate_real_cv(args.cv_weights, args.device, args.folds, args.cache, args.slice_mm)
+        real_scores = evaluate_real_cv(
+            args.cv_weights, args.device, args.folds, args.cache, args.slice_mm, **rib_options,
+            rib_pattern=args.cv_rib_weights,
+        )
     print(table(phantom_scores, real_scores))
     print(f"evaluated in {time.time() - t0:.0f} s")
     if phantom_scores:
