@@ -69,6 +69,12 @@ def stack_sides(patches: NDArray[np.float32]) -> NDArray[np.float32]:
     return patches.reshape(n, sides * c, a, b)
 
 
+def both_sides_probability(network: RibNet, x: torch.Tensor) -> NDArray[np.float64]:
+    """Rib probability with both side orders averaged (ribs come in pairs: mirroring must not matter)."""
+    swapped = torch.cat([x[:, CHANNELS:], x[:, :CHANNELS]], dim=1)
+    return torch.sigmoid(0.5 * (network(x) + network(swapped))).double().numpy()
+
+
 @dataclass
 class RibClassifier:
     """A loaded rib classifier with its provenance."""
@@ -85,9 +91,7 @@ class RibClassifier:
             return np.zeros(0)
         x = torch.from_numpy(stack_sides(vertebra_patches(image, spacing, centers_mm)))
         with torch.inference_mode():
-            logits = self.network(x)
-            flipped = self.network(torch.cat([x[:, CHANNELS:], x[:, :CHANNELS]], dim=1))
-        return torch.sigmoid(0.5 * (logits + flipped)).double().numpy()
+            return both_sides_probability(self.network, x)
 
 
 def flags_from_probabilities(probs: Sequence[float], kinds: Sequence[str]) -> list[bool | None]:

@@ -39,7 +39,7 @@ from torch.nn import functional as F
 
 from pipeline import labels as L
 from pipeline.preprocess import make_working_grid, working_image
-from pipeline.rib_net import CHANNELS, RibNet, save_rib_weights, stack_sides
+from pipeline.rib_net import CHANNELS, RibNet, both_sides_probability, save_rib_weights, stack_sides
 from pipeline.rib_patches import vertebra_patches
 from pipeline.train import (
     CONTRASTS,
@@ -196,8 +196,7 @@ def predict(network: RibNet, x: NDArray, batch: int = 256) -> NDArray[np.float64
     with torch.inference_mode():
         for i in range(0, len(x), batch):
             t = torch.from_numpy(np.asarray(x[i : i + batch], dtype=np.float32))
-            swapped = torch.cat([t[:, CHANNELS:], t[:, :CHANNELS]], dim=1)
-            out.append(torch.sigmoid(0.5 * (network(t) + network(swapped))).double().numpy())
+            out.append(both_sides_probability(network, t))
     return np.concatenate(out) if out else np.zeros(0)
 
 
