@@ -344,6 +344,13 @@ def _median_near(cands: list[VertebraInstance], i: int, attribute: str) -> float
 
 #: C1-class voxels within this distance (sagittal plane) of the largest C1 piece belong to the same ring.
 _ATLAS_RING_MM = 35.0
+#: A view that shows both the top of the column (C1 or C2) and the sacrum spans at least this (mm, sagittal
+#: plane, from the anchor's centre to the sacrum's). C2 to sacrum is 486-620 mm on the evaluation
+#: phantoms and about 500-600 mm in adults; a real lumbar view is about 250-300 mm tall. An anchor closer
+#: to the sacrum than this is a lumbar or thoracolumbar view's top body or a speck above it coloured as
+#: C1/C2 (seen on real cases resliced to 3 mm, turned 15 degrees or shaded by the coil:
+#: ``python -m pipeline.stress``), and read as one it named T10-L2 "C2"-"C5".
+_WHOLE_SPINE_MIN_MM = 400.0
 #: C2 lies right below C1: the first body whose centre is within this distance of C1's is taken for C2.
 _ATLAS_TO_AXIS_MM = 45.0
 
@@ -377,6 +384,9 @@ def _add_atlas(
     above = [c for c in cands if c.center_mm[1] <= atlas.center_mm[1]]
     below = next((c for c in cands if c.center_mm[1] > atlas.center_mm[1]), None)
     cut = below is not None and below.points[:, 1].min() <= 2
+    if _below_sacrum_too_close(atlas, cands):
+        warnings.append("ignored C1-like voxels less than a whole spine above the sacrum")
+        return cands
     if below is None or cut or below.kind == "sacrum" or len(above) > 1 or any(c.kind != "vertebra" for c in above):
         # C1 is the top of the column: at most one piece of skull base may lie above it, and C2 below it
         # lies whole in the image (a body cut by the top edge has more column above it).
@@ -407,8 +417,20 @@ def _drop_misplaced_anchors(cands: list[VertebraInstance], warnings: list[str]) 
         if c.kind == "c2" and above >= 3 and above > below:
             warnings.append("ignored a C2-like component at the bottom of the column")
             continue
+        if c.kind == "c2" and _below_sacrum_too_close(c, cands):
+            # Kept as a body: it is usually the top body of a lumbar view, partly coloured as C2.
+            warnings.append("a C2-like component less than a whole spine above the sacrum taken as a body")
+            c.kind = "vertebra"
         out.append(c)
     return out
+
+
+def _below_sacrum_too_close(anchor: VertebraInstance, cands: list[VertebraInstance]) -> bool:
+    """True when a sacrum lies below ``anchor`` nearer than :data:`_WHOLE_SPINE_MIN_MM`: not a whole spine."""
+    sacrum = next((c for c in cands if c.kind == "sacrum"), None)
+    if sacrum is None or sacrum.center_mm[1] <= anchor.center_mm[1]:
+        return False
+    return float(np.linalg.norm((sacrum.center_mm - anchor.center_mm)[1:])) < _WHOLE_SPINE_MIN_MM
 
 
 def _mark_c2_at_spine_top(
@@ -429,8 +451,7 @@ def _mark_c2_at_spine_top(
     if len(bodies) < 4:
         return cands
     top = bodies[0]
-    sacrum = next((c for c in cands if c.kind == "sacrum"), None)
-    if sacrum is not None and 0.0 < sacrum.center_mm[1] - top.center_mm[1] < 400.0:
+    if _below_sacrum_too_close(top, cands):
         return cands  # a lumbar or thoracolumbar view: its top is a thoracic body cut by the view
     # Shape rule: C2 with its dens is far taller and larger than C3-C5 below it; no thoracic or lumbar
     # body is 1.5 times its three lower neighbours in both (merged pairs were split before this).
