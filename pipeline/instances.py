@@ -345,12 +345,14 @@ def _median_near(cands: list[VertebraInstance], i: int, attribute: str) -> float
 #: C1-class voxels within this distance (sagittal plane) of the largest C1 piece belong to the same ring.
 _ATLAS_RING_MM = 35.0
 #: A view that shows both the top of the column (C1 or C2) and the sacrum spans at least this (mm, sagittal
-#: plane, from the anchor's centre to the sacrum's). C2 to sacrum is 486-620 mm on the evaluation
-#: phantoms and about 500-600 mm in adults; a real lumbar view is about 250-300 mm tall. An anchor closer
-#: to the sacrum than this is a lumbar or thoracolumbar view's top body or a speck above it coloured as
-#: C1/C2 (seen on real cases resliced to 3 mm, turned 15 degrees or shaded by the coil:
-#: ``python -m pipeline.stress``), and read as one it named T10-L2 "C2"-"C5".
+#: plane, from the anchor's centre to the sacrum's; the column-top rule measures it head to feet). C2 to
+#: sacrum is 486-620 mm on the evaluation phantoms and about 500-600 mm in adults; a real lumbar view is
+#: about 250-300 mm tall. An anchor closer to the sacrum than this is a lumbar or thoracolumbar view's top
+#: body, or a speck above it, coloured as C1/C2 (seen on real cases resliced to 3 mm, turned 15 degrees or
+#: shaded by the coil: ``python -m pipeline.stress``); read as one, it named T10-L2 "C2"-"C5".
 _WHOLE_SPINE_MIN_MM = 400.0
+#: Centre-to-centre spacing (mm) of C3-C7 in adults is about 15-20 mm, of T10-L5 about 28-40 mm.
+_CERVICAL_SPACING_MM = 24.0
 #: C2 lies right below C1: the first body whose centre is within this distance of C1's is taken for C2.
 _ATLAS_TO_AXIS_MM = 45.0
 
@@ -426,11 +428,22 @@ def _drop_misplaced_anchors(cands: list[VertebraInstance], warnings: list[str]) 
 
 
 def _below_sacrum_too_close(anchor: VertebraInstance, cands: list[VertebraInstance]) -> bool:
-    """True when a sacrum lies below ``anchor`` nearer than :data:`_WHOLE_SPINE_MIN_MM`: not a whole spine."""
+    """True when ``anchor`` (a C1 or C2) cannot be the top of the spine: it lies less than a whole spine
+    (:data:`_WHOLE_SPINE_MIN_MM`) above the sacrum, and the bodies between are spaced as thoracic or lumbar
+    ones (over :data:`_CERVICAL_SPACING_MM`). Why the spacing: in a cervical view it is the sacrum-coloured
+    piece below that is wrong, not C2; there the naming keeps both anchors and names each side from its own.
+    """
     sacrum = next((c for c in cands if c.kind == "sacrum"), None)
     if sacrum is None or sacrum.center_mm[1] <= anchor.center_mm[1]:
         return False
-    return float(np.linalg.norm((sacrum.center_mm - anchor.center_mm)[1:])) < _WHOLE_SPINE_MIN_MM
+    if float(np.linalg.norm((sacrum.center_mm - anchor.center_mm)[1:])) >= _WHOLE_SPINE_MIN_MM:
+        return False
+    top, bottom = anchor.center_mm[1], sacrum.center_mm[1]
+    between = [c.center_mm[1:] for c in cands if c.kind == "vertebra" and top < c.center_mm[1] < bottom]
+    if len(between) < 3:
+        return False
+    spacing = float(np.median(np.linalg.norm(np.diff(np.asarray(between), axis=0), axis=1)))
+    return spacing > _CERVICAL_SPACING_MM
 
 
 def _mark_c2_at_spine_top(
@@ -451,7 +464,8 @@ def _mark_c2_at_spine_top(
     if len(bodies) < 4:
         return cands
     top = bodies[0]
-    if _below_sacrum_too_close(top, cands):
+    sacrum = next((c for c in cands if c.kind == "sacrum"), None)
+    if sacrum is not None and 0.0 < sacrum.center_mm[1] - top.center_mm[1] < _WHOLE_SPINE_MIN_MM:
         return cands  # a lumbar or thoracolumbar view: its top is a thoracic body cut by the view
     # Shape rule: C2 with its dens is far taller and larger than C3-C5 below it; no thoracic or lumbar
     # body is 1.5 times its three lower neighbours in both (merged pairs were split before this).

@@ -412,3 +412,13 @@ def test_a_c2_a_whole_spine_above_the_sacrum_stays_the_anchor() -> None:
     inst = separate_instances(classes, SPACING)
     assert inst.vertebrae[0].kind == "c2" and inst.vertebrae[-1].kind == "sacrum"
     assert not any("whole spine" in w for w in inst.warnings)
+
+
+def test_a_cervical_c2_keeps_its_anchor_over_a_sacrum_coloured_piece_below() -> None:
+    """In a cervical view (bodies 20 mm apart) the sacrum-coloured piece is the mistake, not C2."""
+    classes = cervical_column(bodies=8)
+    classes[2:7, 40:52, 45:70] = C2
+    classes[2:7, 170:200, 45:75] = SACRUM
+    inst = separate_instances(classes, SPACING)
+    assert inst.vertebrae[0].kind == "c2"
+    assert not any("whole spine" in w for w in inst.warnings)
