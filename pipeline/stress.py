@@ -178,6 +178,32 @@ def tilted(degrees: float) -> Change:
     return change
 
 
+def metal_artefact(level: str) -> Change:
+    """A pedicle screw's susceptibility artefact behind ``level``'s body: a signal void with a bright rim.
+
+    The void (12 mm radius in-plane, 16 mm across the slices) is centred 20 mm behind the body's centre, so
+    it takes the back of the body and the pedicles, as a screw's does on a fast spin-echo T2; the rim
+    (3 mm) is 2.5 times the tissue level. The truth is left as it was: the body is still there.
+    """
+
+    def change(volume: Volume, labels: Labels, rng: np.random.Generator) -> tuple[Volume, Labels]:
+        where = np.argwhere(np.asarray(labels) == L.VERTEBRA_LABELS[level])
+        if not len(where):
+            return volume, labels
+        a = np.asarray(volume.array, np.float32).copy()
+        centre = volume.index_to_lps(where.mean(axis=0)) + np.array([0.0, 20.0, 0.0])  # +y is posterior
+        grid = np.indices(a.shape, dtype=np.float32).reshape(3, -1).T
+        offset = volume.index_to_lps(grid) - centre
+        # Distance in a frame squashed across the slices (16 mm vs 12 mm) so the void is a flat ellipsoid.
+        r = np.sqrt(offset[:, 1] ** 2 + offset[:, 2] ** 2 + (offset[:, 0] * 12.0 / 8.0) ** 2).reshape(a.shape)
+        level_ = _tissue_level(a)
+        a[(r >= 12.0) & (r < 15.0)] = 2.5 * level_
+        a[r < 12.0] = 0.05 * level_
+        return _with_array(volume, a), labels
+
+    return change
+
+
 def _level_centre(labels: Labels, level: str, axis: int) -> int | None:
     """Index along ``axis`` of the centre of a labelled vertebra, or None when it is not labelled."""
     where = np.nonzero(np.asarray(labels) == L.VERTEBRA_LABELS[level])
@@ -244,6 +270,7 @@ STRESSES: tuple[Stress, ...] = (
     Stress("slices-3mm", "3 mm slices", unchanged, slice_mm=3.0),
     Stress("tilt+15", "the spine rotated 15 degrees in the image plane", tilted(15.0)),
     Stress("tilt-15", "the spine rotated -15 degrees in the image plane", tilted(-15.0)),
+    Stress("metal-L4", "a pedicle screw's signal void and bright rim behind L4", metal_artefact("L4")),
     Stress("from-L1", "field of view from the middle of L1 down", cut_above("L1")),
     Stress("to-L4", "field of view down to the middle of L4: no sacrum in view", cut_below("L4")),
 )

@@ -125,3 +125,16 @@ def test_combine_joins_runs_into_one_table(tmp_path, capsys) -> None:
     stress.main(["--combine", str(tmp_path / "0.json"), str(tmp_path / "1.json")])
     out = capsys.readouterr().out
     assert "| ghosts | 2 | 0.900 | 85.7 % (12/14) | 1 | 0 | 0 |" in out
+
+
+def test_metal_artefact_voids_the_back_of_the_level_and_keeps_the_truth() -> None:
+    volume, labels = column(CONVENTIONS[0][1])
+    out, truth = stress.metal_artefact("L3")(volume, labels, np.random.default_rng(0))
+    np.testing.assert_array_equal(truth, labels)
+    dark = np.asarray(out.array) < 0.1 * stress._tissue_level(volume.array)
+    assert dark.any()
+    # The void's centre lies behind (posterior to) the L3 body's centre and level with it.
+    centre = out.index_to_lps(np.argwhere(dark).mean(axis=0))
+    body = volume.index_to_lps(np.argwhere(labels == L.VERTEBRA_LABELS["L3"]).mean(axis=0))
+    assert centre[1] - body[1] > 10.0
+    assert abs(centre[2] - body[2]) < 5.0
