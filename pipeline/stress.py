@@ -230,30 +230,22 @@ def _crop(volume: Volume, labels: Labels, axis: int, keep: slice) -> tuple[Volum
     return _with_array(volume, np.asarray(volume.array)[tuple(index)], origin=origin), cut
 
 
-def cut_above(level: str) -> Change:
-    """A field of view that starts at the middle of ``level`` (a lumbar view that shows no lower thoracic body)."""
+def cut_at(level: str, keep: str) -> Change:
+    """A field of view cut through the middle of ``level``, keeping the ``"feet"`` or the ``"head"`` side.
+
+    Keeping the feet side from L1 is a lumbar view that shows no lower thoracic body; keeping the head
+    side down to L4 leaves no sacrum in view, so no anchor for the names.
+    """
 
     def change(volume: Volume, labels: Labels, rng: np.random.Generator) -> tuple[Volume, Labels]:
-        hf, sign = in_plane_axis(volume, 2)
+        hf, sign = in_plane_axis(volume, 2)  # sign > 0: the index grows towards the head
         centre = _level_centre(labels, level, hf)
         if centre is None:
             return volume, labels
-        keep = slice(0, centre + 1) if sign > 0 else slice(centre, None)  # the head is at the high index if sign > 0
-        return _crop(volume, labels, hf, keep)
-
-    return change
-
-
-def cut_below(level: str) -> Change:
-    """A field of view that ends at the middle of ``level``: no sacrum, so no anchor for the names."""
-
-    def change(volume: Volume, labels: Labels, rng: np.random.Generator) -> tuple[Volume, Labels]:
-        hf, sign = in_plane_axis(volume, 2)
-        centre = _level_centre(labels, level, hf)
-        if centre is None:
-            return volume, labels
-        keep = slice(centre, None) if sign > 0 else slice(0, centre + 1)
-        return _crop(volume, labels, hf, keep)
+        low_side = slice(0, centre + 1)
+        high_side = slice(centre, None)
+        towards_feet = (sign > 0) == (keep == "feet")
+        return _crop(volume, labels, hf, low_side if towards_feet else high_side)
 
     return change
 
@@ -271,8 +263,8 @@ STRESSES: tuple[Stress, ...] = (
     Stress("tilt+15", "the spine rotated 15 degrees in the image plane", tilted(15.0)),
     Stress("tilt-15", "the spine rotated -15 degrees in the image plane", tilted(-15.0)),
     Stress("metal-L4", "a pedicle screw's signal void and bright rim behind L4", metal_artefact("L4")),
-    Stress("from-L1", "field of view from the middle of L1 down", cut_above("L1")),
-    Stress("to-L4", "field of view down to the middle of L4: no sacrum in view", cut_below("L4")),
+    Stress("from-L1", "field of view from the middle of L1 down", cut_at("L1", keep="feet")),
+    Stress("to-L4", "field of view down to the middle of L4: no sacrum in view", cut_at("L4", keep="head")),
 )
 STRESS_NAMES = tuple(s.name for s in STRESSES)
 

@@ -44,10 +44,10 @@ def test_in_plane_axis_finds_head_and_back(name: str, direction: np.ndarray) -> 
 def test_cuts_keep_the_named_side_and_the_geometry(name: str, direction: np.ndarray) -> None:
     volume, labels = column(direction)
     rng = np.random.default_rng(0)
-    top, top_truth = stress.cut_above("L1")(volume, labels, rng)
+    top, top_truth = stress.cut_at("L1", keep="feet")(volume, labels, rng)
     present = {L.VERTEBRA_NAMES[v] for v in np.unique(top_truth) if v}
     assert present == {"L2", "L3", "L4", "L5"}  # L1 is halved: unscored
-    bottom, bottom_truth = stress.cut_below("L4")(volume, labels, rng)
+    bottom, bottom_truth = stress.cut_at("L4", keep="head")(volume, labels, rng)
     assert {L.VERTEBRA_NAMES[v] for v in np.unique(bottom_truth) if v} == {"T11", "T12", "L1", "L2", "L3"}
     for cut, truth in ((top, top_truth), (bottom, bottom_truth)):
         # Every kept voxel sits where it sat before: find one labelled voxel and compare positions.
