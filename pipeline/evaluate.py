@@ -276,14 +276,9 @@ def evaluate_real_cv(
     for k, fold in enumerate(cv_folds(real_case_names())):
         if only is not None and k not in only:
             continue
-        model: LoadedModel | CachedModel = load_model(weights_pattern.format(k=k), device=device)
+        model: LoadedModel | CachedModel = load_fold_model(weights_pattern, k, fold, device)
         if cache is not None:
             model = CachedModel(model, cache)
-        sidecar = Path(weights_pattern.format(k=k)).with_suffix(".json")
-        trained_on = set(json.loads(sidecar.read_text())["data"]["real_cases"])
-        leaked = trained_on & set(fold)
-        if leaked:
-            raise SystemExit(f"fold {k} weights were trained on their own test cases: {sorted(leaked)}")
         fold_ribs = rib_classifier
         if rib_pattern is not None and rib_evidence:
             fold_ribs = _fold_rib_classifier(rib_pattern.format(k=k), fold, k)
@@ -301,6 +296,15 @@ def evaluate_real_cv(
             log.info("fold %d %s body %.3f named %d/%d %s", k, case, s.dice["body"], s.named, s.scored,
                      ",".join(s.wrong_names))  # fmt: skip
     return scores
+
+
+def load_fold_model(pattern: str, k: int, fold: list[str], device: str) -> LoadedModel:
+    """Fold ``k``'s weights, refused when their sidecar lists one of the fold's test cases as trained on."""
+    sidecar = Path(pattern.format(k=k)).with_suffix(".json")
+    leaked = set(json.loads(sidecar.read_text())["data"]["real_cases"]) & set(fold)
+    if leaked:
+        raise SystemExit(f"fold {k} weights were trained on their own test cases: {sorted(leaked)}")
+    return load_model(pattern.format(k=k), device=device)
 
 
 def _fold_rib_classifier(path: str, fold: list[str], k: int) -> RibClassifier:

@@ -40,6 +40,7 @@ from pipeline.evaluate import (
     SeriesScore,
     _keyed,
     _median,
+    load_fold_model,
     misnamed,
     score_real,
     score_series,
@@ -378,11 +379,7 @@ def _fold_models(pattern: str, device: str, cache: Path | None) -> Callable[[str
     def model_for(case: str) -> LoadedModel | CachedModel:
         k = next(i for i, fold in enumerate(folds) if case in fold)
         if k not in loaded:
-            path = pattern.format(k=k)
-            trained_on = set(json.loads(Path(path).with_suffix(".json").read_text())["data"]["real_cases"])
-            if trained_on & set(folds[k]):
-                raise SystemExit(f"fold {k} weights were trained on their own test cases")
-            model: LoadedModel | CachedModel = load_model(path, device=device)
+            model = load_fold_model(pattern, k, folds[k], device)
             loaded[k] = CachedModel(model, cache) if cache is not None else model
         return loaded[k]
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pytest
 
 from pipeline import labels as L
-from pipeline.evaluate import SeriesScore, misnamed, score_series, thick_slices
+from pipeline.evaluate import SeriesScore, load_fold_model, misnamed, score_series, thick_slices
 from pipeline.result import QualityControl, SpineAnalysis
 from pipeline.volume import Volume
 
@@ -56,3 +59,9 @@ def test_thick_slices_average_thin_ones_and_sit_at_their_centre() -> None:
     windowed, _ = thick_slices(thin, labels, 2.0, window=4)  # thin slices 3-6 around the centre
     assert np.allclose(windowed.array[:, 0, 0], [3.5, 5.5])
     assert np.allclose(windowed.index_to_lps(np.zeros(3)), thin.index_to_lps(np.array([3.5, 0.0, 0.0])))
+
+
+def test_fold_weights_trained_on_their_own_test_cases_are_refused(tmp_path) -> None:
+    (tmp_path / "fold0.json").write_text(json.dumps({"data": {"real_cases": ["VB2_04", "VB2_05"]}}))
+    with pytest.raises(SystemExit, match="VB2_05"):
+        load_fold_model(str(tmp_path / "fold{k}.pt"), 0, ["VB2_02", "VB2_05"], "cpu")
