@@ -25,7 +25,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +47,7 @@ from pipeline.evaluate import (
     thick_slices,
 )
 from pipeline.inference import LoadedModel, load_model
+from pipeline.preprocess import Canonicaliser
 from pipeline.result import SpineAnalysis
 from pipeline.train import CONTRASTS, EVAL_SEED_BASE, REGIONS, cv_folds, load_real_volume, real_case_names
 from pipeline.volume import Volume
@@ -71,26 +72,22 @@ class Stress:
 
 
 def _with_array(volume: Volume, array: NDArray, **changes: object) -> Volume:
-    """The same geometry (unless ``changes`` says otherwise) with another pixel array."""
-    fields = {
-        "spacing": volume.spacing,
-        "direction": volume.direction,
-        "origin": volume.origin,
-        "contrast": volume.contrast,
-        "metadata": dict(volume.metadata),
-    }
-    fields.update(changes)
-    return Volume(np.ascontiguousarray(array, dtype=np.float32), **fields)  # type: ignore[arg-type]
+    """The same geometry (unless ``changes`` says otherwise) with another pixel array, as float32."""
+    return replace(volume, array=np.ascontiguousarray(array, dtype=np.float32), **changes)  # type: ignore[arg-type]
 
 
 def in_plane_axis(volume: Volume, lps_axis: int) -> tuple[int, int]:
-    """The array axis (1 or 2) that runs closest to patient axis ``lps_axis`` (0 L, 1 P, 2 S), and its sign.
+    """The array axis (1 or 2) that runs closest to patient axis ``lps_axis`` (1 P, 2 S), and its sign.
 
-    The sign is +1 when the index grows towards L, P or S.
+    The sign is +1 when the index grows towards P or S. Read off the pipeline's own
+    :class:`pipeline.preprocess.Canonicaliser`, whose working rows run to the feet and columns to the back.
     """
-    components = volume.direction[lps_axis, 1:]
-    axis = 1 + int(np.argmax(np.abs(components)))
-    return axis, int(np.sign(volume.direction[lps_axis, axis]))
+    canon = Canonicaliser.for_volume(volume)
+    if lps_axis == 2:
+        return canon.perm[1], 1 if canon.flip[1] else -1
+    if lps_axis == 1:
+        return canon.perm[2], -1 if canon.flip[2] else 1
+    raise ValueError(f"in-plane axes are P (1) and S (2), not {lps_axis}")
 
 
 def _tissue_level(array: NDArray) -> float:
