@@ -37,6 +37,7 @@ from numpy.typing import NDArray
 from pipeline import labels as L
 from pipeline.analyse import analyse
 from pipeline.inference import LoadedModel, load_model
+from pipeline.provenance import versions_line
 from pipeline.result import SpineAnalysis
 from pipeline.rib_net import RibClassifier, load_rib_classifier
 from pipeline.train import CONTRASTS, EVAL_SEED_BASE, REGIONS, cv_folds, load_real_volume, real_case_names
@@ -494,7 +495,7 @@ def main(argv: list[str] | None = None) -> None:
             rib_pattern=args.cv_rib_weights,
         )
     print(table(phantom_scores, real_scores))
-    print(f"evaluated in {time.time() - t0:.0f} s")
+    print(f"evaluated in {time.time() - t0:.0f} s; {versions_line()}")
     if phantom_scores:
         wrong_certain = [s for s in phantom_scores if s.certain and misnamed(s)]
         for s in wrong_certain:

@@ -48,6 +48,7 @@ from pipeline.evaluate import (
 )
 from pipeline.inference import LoadedModel, load_model
 from pipeline.preprocess import Canonicaliser
+from pipeline.provenance import versions_line
 from pipeline.result import SpineAnalysis
 from pipeline.train import CONTRASTS, EVAL_SEED_BASE, REGIONS, cv_folds, load_real_volume, real_case_names
 from pipeline.volume import Volume
@@ -426,7 +427,7 @@ def main(argv: list[str] | None = None) -> None:
         "" if args.phantoms is not None else ("out-of-fold" if args.cv_weights else "in-sample (the weights saw them)")
     )
     print(f"{kind}; "
-          f"evaluated in {time.time() - t0:.0f} s")  # fmt: skip
+          f"evaluated in {time.time() - t0:.0f} s; {versions_line()}")  # fmt: skip
     if args.json:
         rows = [{"stress": s.stress, **s.score.__dict__} for s in scores]
         Path(args.json).write_text(json.dumps(rows, indent=1, default=float) + "\n")

@@ -58,6 +58,7 @@ from pipeline.model import (
     UNet2D,
 )
 from pipeline.preprocess import make_working_grid, working_image
+from pipeline.provenance import library_versions
 from pipeline.volume import Volume
 
 log = logging.getLogger("pipeline.train")
@@ -493,6 +494,7 @@ def train(args: argparse.Namespace) -> dict:
         "loss_history": history,
         "torch": torch.__version__,
         "platform": platform.platform(),
+        "libraries": library_versions(),
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
     }
     meta = save_weights(net, Path(args.out), meta)

@@ -39,6 +39,7 @@ from torch.nn import functional as F
 
 from pipeline import labels as L
 from pipeline.preprocess import make_working_grid, working_image
+from pipeline.provenance import library_versions
 from pipeline.rib_net import CHANNELS, RibNet, both_sides_probability, save_rib_weights, stack_sides
 from pipeline.rib_patches import vertebra_patches
 from pipeline.train import (
@@ -287,6 +288,7 @@ def train(args: argparse.Namespace) -> dict:
             "minutes": round((time.time() - t0) / 60, 1),
             "torch": torch.__version__,
             "machine": platform.machine(),
+            "libraries": library_versions(),
         },
         "scores": rows,
     }

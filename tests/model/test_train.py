@@ -47,6 +47,8 @@ def test_a_small_configuration_trains_on_the_cpu_and_the_same_seed_gives_the_sam
 
     assert first["trained_steps"] == 3 and first["device"] == "cpu" and first["seed"] == 5
     assert first["command"].startswith("python -m pipeline.train --out")
+    # The versions behind the weights travel with them (round 16 could not tell why a table moved).
+    assert first["libraries"]["numpy"] == np.__version__ and first["libraries"]["torch"] == torch.__version__
     # Compared tensor by tensor: the archive torch writes names its folder after the file.
     a, b, c = (_state(tmp_path / f"{n}.pt") for n in "abc")
     assert all(torch.equal(a[k], b[k]) for k in a), "same command and seed, different weights"
