@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from pipeline import labels as L
+from pipeline.hidden_body import carve_hidden_body
 from pipeline.inference import LoadedModel, get_model, undo_class_weights
 from pipeline.instances import SpineInstances, VertebraInstance, separate_instances
 from pipeline.levels import Naming, name_vertebrae
@@ -83,6 +84,7 @@ def analyse(
     probs = model.predict(image)
     classes = probs.argmax(axis=1).astype(np.uint8)
     inst = separate_instances(classes, grid.spacing, disc_probability=probs[:, DISC])
+    inst = carve_hidden_body(inst, probs[:, BODY], image, grid.spacing)
     found = inst.vertebrae
     kinds = [v.kind for v in found]
     ribs = None

@@ -85,7 +85,7 @@ def redraw_sacrum_border(
     far = ndimage.distance_transform_edt(~b, sampling=spacing) > SACRUM_SEED_MM
     if not (sac & far).any():
         return inst  # the sacrum is all near the body (cut by the image's edge): no seed of its own
-    moved = _watershed(_edge_cost(image[box], b | sac), b, sac & far) & sac
+    moved = watershed_from(edge_cost(image[box], b | sac), b, sac & far) & sac
     if not moved.any():
         return inst
     body_mask, sacrum_mask = body.mask.copy(), sacrum.mask.copy()
@@ -142,7 +142,7 @@ def shared_face_share(body: NDArray[np.bool_], sacrum: NDArray[np.bool_]) -> flo
     return face / (body.sum() / rows)
 
 
-def _edge_cost(image: NDArray[np.floating], domain: NDArray[np.bool_]) -> NDArray[np.uint16]:
+def edge_cost(image: NDArray[np.floating], domain: NDArray[np.bool_]) -> NDArray[np.uint16]:
     """Gradient magnitude per slice (the slices are thick: no gradient across them), as a uint16 cost.
 
     Scaled by its 99th percentile inside ``domain`` so that the cost means the same for any intensity
@@ -158,7 +158,7 @@ def _edge_cost(image: NDArray[np.floating], domain: NDArray[np.bool_]) -> NDArra
     return cost
 
 
-def _watershed(
+def watershed_from(
     cost: NDArray[np.uint16], body_seed: NDArray[np.bool_], sacrum_seed: NDArray[np.bool_]
 ) -> NDArray[np.bool_]:
     """The voxels the body's flood reaches first (scipy's image foresting transform)."""
