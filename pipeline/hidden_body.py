@@ -80,13 +80,15 @@ def carve_hidden_body(
     seed = _largest_component(seed)
     if seed.sum() < MIN_SEED_SHARE * last.volume_voxels:
         return inst
-    far = ndimage.distance_transform_edt(~seed, sampling=spacing) > SACRUM_SEED_MM
-    sacrum_seed = sacrum.mask & far
+    # Everything below is done inside the sacrum's box (the seed lies in it, so the distances are the
+    # same as on the whole grid): this step runs on every series with a sacrum.
+    box = _box(sacrum.mask)
+    in_box = sacrum.mask[box]
+    sacrum_seed = in_box & (ndimage.distance_transform_edt(~seed[box], sampling=spacing) > SACRUM_SEED_MM)
     if not sacrum_seed.any():
         return inst
-    box = _box(sacrum.mask)
     carved = np.zeros(sacrum.mask.shape, dtype=bool)
-    carved[box] = watershed_from(edge_cost(image[box], sacrum.mask[box]), seed[box], sacrum_seed[box])
+    carved[box] = watershed_from(edge_cost(image[box], in_box), seed[box], sacrum_seed)
     carved &= sacrum.mask
     carved = _largest_component(carved)
     body = VertebraInstance("vertebra", carved, component_centre_mm(carved, sp), 0.0)
