@@ -45,6 +45,7 @@ from pipeline.result import (
 from pipeline.rib_net import RibClassifier, flags_from_probabilities, get_rib_classifier
 from pipeline.ribs import rib_flags, rib_voxels_per_vertebra
 from pipeline.sacrum_border import redraw_sacrum_border
+from pipeline.sacrum_top import join_sacrum_top
 from pipeline.volume import Volume
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,10 @@ def analyse(
     probs = model.predict(image)
     classes = probs.argmax(axis=1).astype(np.uint8)
     inst = separate_instances(classes, grid.spacing, disc_probability=probs[:, DISC])
-    inst = carve_hidden_body(inst, probs[:, BODY], image, grid.spacing)
+    carved = carve_hidden_body(inst, probs[:, BODY], image, grid.spacing)
+    # A body just carved out of the sacrum has, by construction, no disc below it and a broad face on the
+    # sacrum: joining it back would undo the step (real case VB2_07 turned by 15 degrees).
+    inst = join_sacrum_top(inst, grid.spacing) if carved is inst else carved
     found = inst.vertebrae
     kinds = [v.kind for v in found]
     ribs = None

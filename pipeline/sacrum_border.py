@@ -73,7 +73,7 @@ def redraw_sacrum_border(
     if s is None or s == 0 or verts[s - 1].kind != "vertebra":
         return inst
     body, sacrum = verts[s - 1], verts[s]
-    box = _shared_box(body.mask, sacrum.mask)
+    box = shared_box(body.mask, sacrum.mask)
     if box is None:
         return inst
     b, sac = body.mask[box], sacrum.mask[box]
@@ -111,7 +111,7 @@ def _neighbour_volume(above: list[VertebraInstance]) -> float:
     return float(np.median(bodies)) if bodies else 0.0
 
 
-def _shared_box(a: NDArray[np.bool_], b: NDArray[np.bool_]) -> tuple[slice, ...] | None:
+def shared_box(a: NDArray[np.bool_], b: NDArray[np.bool_]) -> tuple[slice, ...] | None:
     """Bounding box of ``a | b`` (one voxel wider) when the two masks touch, else None.
 
     The contact test runs inside the box, not on the whole volume: both masks lie wholly inside it, so

@@ -10,6 +10,7 @@ from pipeline.evaluate import score_real
 from pipeline.hidden_body import WARNING, carve_hidden_body
 from pipeline.instances import DiscInstance, SpineInstances, VertebraInstance, component_centre_mm
 from pipeline.levels import name_vertebrae
+from pipeline.sacrum_top import WARNING as SACRUM_TOP_WARNING
 from pipeline.stress import STRESSES, real_case
 from pipeline.train import REAL_DATA
 
@@ -124,3 +125,16 @@ def test_real_case_whose_l5_the_network_colours_as_sacrum_under_noise_is_named_r
     assert WARNING in result.qc.warnings
     assert score.named == score.scored == 7
     assert score.dice["body"] > 0.8
+
+
+@pytest.mark.skipif(not HAVE_REAL, reason="real cases not present")
+def test_a_body_carved_out_of_the_sacrum_is_not_joined_back_to_it() -> None:
+    # VB2_07 turned by 15 degrees: the carved L5 has no disc below it and a broad face on the sacrum, which
+    # is what pipeline.sacrum_top reads as S1's top; analyse must not undo the carving (0 of 7 right then).
+    stress = next(s for s in STRESSES if s.name == "tilt-15")
+    volume, truth = real_case("VB2_07").load(stress.slice_mm)
+    volume, truth = stress.change(volume, truth, np.random.default_rng(0))
+    result = analyse(volume)
+    assert WARNING in result.qc.warnings
+    assert SACRUM_TOP_WARNING not in result.qc.warnings
+    assert score_real("VB2_07", result, truth).named == 7
