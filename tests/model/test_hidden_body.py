@@ -10,6 +10,7 @@ from pipeline.evaluate import score_real
 from pipeline.hidden_body import WARNING, carve_hidden_body
 from pipeline.instances import DiscInstance, SpineInstances, VertebraInstance, component_centre_mm
 from pipeline.levels import name_vertebrae
+from pipeline.result import SpineAnalysis
 from pipeline.sacrum_top import WARNING as SACRUM_TOP_WARNING
 from pipeline.stress import STRESSES, real_case
 from pipeline.train import REAL_DATA
@@ -113,14 +114,19 @@ def test_without_two_bodies_above_the_sacrum_nothing_is_carved() -> None:
     assert carve_hidden_body(short, _body_probability(HIDDEN_L5), _image(), SPACING) is short
 
 
+def _analysed_under(case: str, change: str) -> tuple[SpineAnalysis, np.ndarray]:
+    """Real ``case`` under the stress ``change`` (seeded as ``pipeline.stress`` seeds it), analysed."""
+    stress = next(s for s in STRESSES if s.name == change)
+    volume, truth = real_case(case).load(stress.slice_mm)
+    volume, truth = stress.change(volume, truth, np.random.default_rng(0))
+    return analyse(volume), truth
+
+
 @pytest.mark.skipif(not HAVE_REAL, reason="real cases not present")
 def test_real_case_whose_l5_the_network_colours_as_sacrum_under_noise_is_named_right() -> None:
     # VB2_16 (thin dark L5/S1 disc) at 4 mm with Rician noise of SNR 12: the bundled weights colour the
     # whole of L5 as sacrum, and before this step T11..L5 were all named one level high (0 of 7 right).
-    stress = next(s for s in STRESSES if s.name == "noise-snr12")
-    volume, truth = real_case("VB2_16").load(stress.slice_mm)
-    volume, truth = stress.change(volume, truth, np.random.default_rng(0))
-    result = analyse(volume)
+    result, truth = _analysed_under("VB2_16", "noise-snr12")
     score = score_real("VB2_16", result, truth)
     assert WARNING in result.qc.warnings
     assert score.named == score.scored == 7
@@ -131,10 +137,7 @@ def test_real_case_whose_l5_the_network_colours_as_sacrum_under_noise_is_named_r
 def test_a_body_carved_out_of_the_sacrum_is_not_joined_back_to_it() -> None:
     # VB2_07 turned by 15 degrees: the carved L5 has no disc below it and a broad face on the sacrum, which
     # is what pipeline.sacrum_top reads as S1's top; analyse must not undo the carving (0 of 7 right then).
-    stress = next(s for s in STRESSES if s.name == "tilt-15")
-    volume, truth = real_case("VB2_07").load(stress.slice_mm)
-    volume, truth = stress.change(volume, truth, np.random.default_rng(0))
-    result = analyse(volume)
+    result, truth = _analysed_under("VB2_07", "tilt-15")
     assert WARNING in result.qc.warnings
     assert SACRUM_TOP_WARNING not in result.qc.warnings
     assert score_real("VB2_07", result, truth).named == 7
