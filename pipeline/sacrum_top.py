@@ -76,7 +76,8 @@ def features(inst: SpineInstances) -> LastBodyFeatures | None:
     offset[0] = 0.0
     along = float(offset @ axis)
     off_line = float(np.linalg.norm(offset - along * axis))
-    discs = {d.upper: int(d.mask.sum()) for d in inst.discs}
+    # Only the three gaps read below (masks are full-grid: summing every disc of a whole-spine view is waste).
+    discs = {d.upper: int(d.mask.sum()) for d in inst.discs if s - 3 <= d.upper <= s - 1}
     reference = [discs[u] for u in (s - 3, s - 2) if discs.get(u, 0) > 0]
     disc_share = discs.get(s - 1, 0) / float(np.median(reference)) if reference else 1.0
     box = shared_box(last.mask, sacrum.mask)
